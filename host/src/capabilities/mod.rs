@@ -1,0 +1,10 @@
+//! What connectors may import, and the host side of each capability.
+//!
+//! Deny by default: [`grants::check`] refuses a component that imports a capability its
+//! config does not grant, naming the capability and the config key that grants it.
+
+pub mod grants;
+pub mod http;
+pub mod log;
+pub mod metrics;
+pub mod state;

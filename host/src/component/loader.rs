@@ -1,0 +1,115 @@
+//! Read a component file, compile it (or take it from the cache), and find its role.
+
+use super::bindings::names;
+use super::cache::{self, ComponentCache, Origin};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    Sink,
+    Source,
+}
+
+impl World {
+    pub fn name(self) -> &'static str {
+        match self {
+            World::Sink => "danube:connect/sink-connector",
+            World::Source => "danube:connect/source-connector",
+        }
+    }
+}
+
+pub struct LoadedComponent {
+    pub path: PathBuf,
+    pub component: Component,
+    pub world: World,
+    pub digest: String,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    pub origin: Origin,
+    pub load_time: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read component {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid WebAssembly component: {message}")]
+    Compile { path: PathBuf, message: String },
+    #[error(
+        "{path} exports neither `danube:connect/sink` nor `danube:connect/source` (exports: {exports}); \
+         build it against the danube:connect WIT worlds"
+    )]
+    NoRole { path: PathBuf, exports: String },
+    #[error(
+        "{path} exports both `danube:connect/sink` and `danube:connect/source`; a connector has one role"
+    )]
+    TwoRoles { path: PathBuf },
+}
+
+pub fn load(
+    engine: &Engine,
+    cache: &ComponentCache,
+    path: &Path,
+) -> Result<LoadedComponent, LoadError> {
+    let started = Instant::now();
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let digest = cache::digest(&bytes);
+    let (component, origin) =
+        cache
+            .load(engine, &bytes, &digest)
+            .map_err(|e| LoadError::Compile {
+                path: path.to_path_buf(),
+                message: format!("{e:#}"),
+            })?;
+    let ty = component.component_type();
+    let imports: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let has = |prefix: &str| exports.iter().any(|e| e.starts_with(&format!("{prefix}@")));
+    let world = match (has(names::SINK), has(names::SOURCE)) {
+        (true, false) => World::Sink,
+        (false, true) => World::Source,
+        (true, true) => {
+            return Err(LoadError::TwoRoles {
+                path: path.to_path_buf(),
+            });
+        }
+        (false, false) => {
+            return Err(LoadError::NoRole {
+                path: path.to_path_buf(),
+                exports: if exports.is_empty() {
+                    "none".into()
+                } else {
+                    exports.join(", ")
+                },
+            });
+        }
+    };
+    Ok(LoadedComponent {
+        path: path.to_path_buf(),
+        component,
+        world,
+        digest,
+        imports,
+        exports,
+        origin,
+        load_time: started.elapsed(),
+    })
+}

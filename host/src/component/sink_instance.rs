@@ -1,0 +1,224 @@
+//! One sink connector's live instance: created from a pre-linked component, called with a CPU
+//! deadline and a memory cap, and thrown away after a trap (a trapped instance is poisoned).
+
+use super::bindings::{BatchError, GuestError, Message, sink};
+use super::store::{Capabilities, GuestState};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::{InstancePre, Linker};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+
+/// Everything needed to start a fresh instance, shared by every restart.
+pub struct SinkFactory {
+    engine: Engine,
+    pre: InstancePre<GuestState>,
+    indices: sink::GuestIndices,
+    capabilities: Box<dyn Fn() -> Capabilities + Send + Sync>,
+    memory_limit: usize,
+    call_deadline: Duration,
+    config_json: String,
+}
+
+impl SinkFactory {
+    pub fn new(
+        engine: &Engine,
+        linker: &Linker<GuestState>,
+        component: &wasmtime::component::Component,
+        capabilities: Box<dyn Fn() -> Capabilities + Send + Sync>,
+        memory_limit: usize,
+        call_deadline: Duration,
+        config_json: String,
+    ) -> wasmtime::Result<Self> {
+        let pre = linker.instantiate_pre(component)?;
+        let indices = sink::GuestIndices::new(&pre)?;
+        Ok(Self {
+            engine: engine.clone(),
+            pre,
+            indices,
+            capabilities,
+            memory_limit,
+            call_deadline,
+            config_json,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrapKind {
+    /// The guest panicked or hit `unreachable`.
+    Panic,
+    /// The call ran past its CPU deadline.
+    Deadline,
+    /// The guest tried to grow memory past its limit.
+    OutOfMemory,
+    Other,
+}
+
+impl TrapKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            TrapKind::Panic => "panic",
+            TrapKind::Deadline => "deadline",
+            TrapKind::OutOfMemory => "out_of_memory",
+            TrapKind::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GuestFailure {
+    #[error("guest trapped ({}): {message}", kind.label())]
+    Trap { kind: TrapKind, message: String },
+    #[error("connector refused to open: {0:?}")]
+    Open(GuestError),
+}
+
+struct Live {
+    store: Store<GuestState>,
+    guest: sink::Guest,
+}
+
+pub struct SinkInstance {
+    factory: Arc<SinkFactory>,
+    live: Option<Live>,
+}
+
+impl SinkInstance {
+    pub fn new(factory: Arc<SinkFactory>) -> Self {
+        Self {
+            factory,
+            live: None,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// Linear memory the live instance holds, in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.live
+            .as_ref()
+            .map_or(0, |l| l.store.data().limiter.current())
+    }
+
+    /// Instantiate and `open` if there is no live instance.
+    pub async fn ensure_open(&mut self) -> Result<(), GuestFailure> {
+        if self.live.is_some() {
+            return Ok(());
+        }
+        let f = &self.factory;
+        let state = GuestState::new((f.capabilities)(), f.memory_limit, f.call_deadline);
+        let mut store = Store::new(&f.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_callback(|ctx| {
+            let data = ctx.data();
+            if data.call_started.elapsed() > data.call_deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                // Yield to the async runtime at every tick so one guest never hogs a worker.
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        begin_call(&mut store);
+        let instance = f
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| trap(&store, e))?;
+        let guest = f
+            .indices
+            .load(&mut store, &instance)
+            .map_err(|e| trap(&store, e))?;
+        let config = f.config_json.clone();
+        let mut live = Live { store, guest };
+        let opened = guarded(
+            f.call_deadline,
+            live.guest.call_open(&mut live.store, &config),
+        )
+        .await;
+        match opened {
+            Ok(Ok(())) => {
+                self.live = Some(live);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(GuestFailure::Open(e)),
+            Err(e) => Err(trap(&live.store, e)),
+        }
+    }
+
+    /// Hand a batch to the guest. A trap drops the instance; the next call starts a fresh one.
+    pub async fn process(
+        &mut self,
+        batch: &[Message],
+    ) -> Result<Result<(), BatchError>, GuestFailure> {
+        self.ensure_open().await?;
+        let deadline = self.factory.call_deadline;
+        let Some(live) = self.live.as_mut() else {
+            return Err(GuestFailure::Trap {
+                kind: TrapKind::Other,
+                message: "instance unavailable".into(),
+            });
+        };
+        begin_call(&mut live.store);
+        let result = guarded(deadline, live.guest.call_process(&mut live.store, batch)).await;
+        match result {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let failure = trap(&live.store, e);
+                self.live = None;
+                Err(failure)
+            }
+        }
+    }
+
+    /// `close` the live instance, if any, and drop it.
+    pub async fn close(&mut self) -> Result<(), GuestFailure> {
+        let deadline = self.factory.call_deadline;
+        let Some(mut live) = self.live.take() else {
+            return Ok(());
+        };
+        begin_call(&mut live.store);
+        match guarded(deadline, live.guest.call_close(&mut live.store)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(GuestFailure::Open(e)),
+            Err(e) => Err(trap(&live.store, e)),
+        }
+    }
+}
+
+fn begin_call(store: &mut Store<GuestState>) {
+    store.data_mut().call_started = Instant::now();
+    store.data_mut().limiter.refused = false;
+    store.set_epoch_deadline(1);
+}
+
+/// Epoch interruption stops a guest spinning in its own code; this outer bound also stops one
+/// stuck waiting in a host call. Dropping the call future poisons the store, which is then
+/// discarded like after any trap.
+async fn guarded<T>(
+    deadline: Duration,
+    call: impl Future<Output = wasmtime::Result<T>>,
+) -> wasmtime::Result<T> {
+    let outer = deadline.saturating_mul(2) + Duration::from_secs(1);
+    match tokio::time::timeout(outer, call).await {
+        Ok(r) => r,
+        Err(_) => Err(wasmtime::Error::new(Trap::Interrupt)),
+    }
+}
+
+fn trap(store: &Store<GuestState>, e: wasmtime::Error) -> GuestFailure {
+    let kind = if store.data().limiter.refused {
+        TrapKind::OutOfMemory
+    } else {
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => TrapKind::Deadline,
+            Some(Trap::UnreachableCodeReached) => TrapKind::Panic,
+            _ => TrapKind::Other,
+        }
+    };
+    GuestFailure::Trap {
+        kind,
+        message: format!("{e:#}"),
+    }
+}

@@ -1,0 +1,100 @@
+use super::{ConfigError, ConnectorConfig, env, secrets, validate};
+use std::path::Path;
+
+/// Read, substitute secrets, apply environment overrides, type-check and validate a config file.
+pub fn load(path: &Path) -> Result<ConnectorConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load_str(&text, path, &|name| std::env::var(name).ok())
+}
+
+/// Same as [`load`] for text already in memory; `lookup` reads environment variables.
+pub fn load_str(
+    text: &str,
+    path: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<ConnectorConfig, ConfigError> {
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    secrets::substitute(&mut table, path, lookup)?;
+    env::apply_overrides(&mut table, path, lookup)?;
+    let mut config: ConnectorConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
+        .map_err(|e| {
+        let key = e.path().to_string();
+        ConfigError::Key {
+            path: path.to_path_buf(),
+            key,
+            message: e.into_inner().to_string(),
+        }
+    })?;
+    config.path = path.to_path_buf();
+    validate::check(&config)?;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [connector]
+        name = "hook"
+        [sink]
+        topics = ["/default/orders"]
+        subscription = "hook"
+    "#;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn minimal_sink_gets_defaults() {
+        let c = load_str(MINIMAL, Path::new("c.toml"), &no_env).expect("valid");
+        assert_eq!(c.runtime.batch_size, 500);
+        assert_eq!(c.danube.service_url, "http://127.0.0.1:6650");
+        assert!(c.capabilities.http.is_none());
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_file() {
+        let text = format!("{MINIMAL}\n[runtime]\nbatchsize = 3\n");
+        let err = load_str(&text, Path::new("conf/c.toml"), &no_env)
+            .expect_err("typo must fail")
+            .to_string();
+        assert!(err.contains("conf/c.toml"), "{err}");
+        assert!(err.contains("batchsize"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let text = format!("{MINIMAL}\n[runtime]\nbatch_size = \"many\"\n");
+        let err = load_str(&text, Path::new("c.toml"), &no_env)
+            .expect_err("type error")
+            .to_string();
+        assert!(err.contains("runtime.batch_size"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let err = load_str("[connector\nname=1", Path::new("c.toml"), &no_env)
+            .expect_err("syntax")
+            .to_string();
+        assert!(err.contains("c.toml") && err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn config_table_becomes_json() {
+        let text = format!("{MINIMAL}\n[config]\nurl = \"http://x\"\nn = 3\n");
+        let c = load_str(&text, Path::new("c.toml"), &no_env).expect("valid");
+        let v: serde_json::Value = serde_json::from_str(&c.guest_config_json()).expect("json");
+        assert_eq!(v["url"], "http://x");
+        assert_eq!(v["n"], 3);
+    }
+}

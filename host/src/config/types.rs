@@ -1,0 +1,257 @@
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A whole connector file, after environment overrides and secret substitution.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorConfig {
+    pub connector: ConnectorSection,
+    #[serde(default)]
+    pub danube: DanubeSection,
+    pub sink: Option<SinkSection>,
+    pub source: Option<SourceSection>,
+    #[serde(default)]
+    pub runtime: RuntimeSection,
+    #[serde(default)]
+    pub metrics: MetricsSection,
+    #[serde(default)]
+    pub log: LogSection,
+    #[serde(default)]
+    pub capabilities: CapabilitiesSection,
+    /// The connector's own settings, handed to its `open` as JSON.
+    #[serde(default)]
+    pub config: toml::Table,
+    /// Where the file was read from; relative paths in it are resolved against its folder.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSection {
+    pub name: String,
+    /// Path of the `.wasm` component, relative to the config file.
+    pub component: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DanubeSection {
+    pub service_url: String,
+    /// Upper bound for every single call to the broker (connect, subscribe, ack, send).
+    pub call_timeout_ms: u64,
+    /// First and last delay between attempts to reconnect after the broker went away.
+    pub reconnect_backoff_ms: u64,
+    pub reconnect_max_backoff_ms: u64,
+}
+
+impl Default for DanubeSection {
+    fn default() -> Self {
+        Self {
+            service_url: "http://127.0.0.1:6650".into(),
+            call_timeout_ms: 10_000,
+            reconnect_backoff_ms: 200,
+            reconnect_max_backoff_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionType {
+    Exclusive,
+    Shared,
+    Failover,
+    KeyShared,
+}
+
+impl SubscriptionType {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "exclusive" => Some(Self::Exclusive),
+            "shared" => Some(Self::Shared),
+            "failover" => Some(Self::Failover),
+            "key_shared" => Some(Self::KeyShared),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkSection {
+    pub topics: Vec<String>,
+    pub subscription: String,
+    #[serde(default = "default_subscription_type")]
+    pub subscription_type: SubscriptionType,
+    /// Consumer name; defaults to the connector name.
+    pub consumer_name: Option<String>,
+}
+
+fn default_subscription_type() -> SubscriptionType {
+    SubscriptionType::Exclusive
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DispatchStrategy {
+    Reliable,
+    NonReliable,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSection {
+    pub topic: String,
+    #[serde(default)]
+    pub partitions: Option<usize>,
+    #[serde(default = "default_dispatch")]
+    pub dispatch_strategy: DispatchStrategy,
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval_ms: u64,
+}
+
+fn default_dispatch() -> DispatchStrategy {
+    DispatchStrategy::Reliable
+}
+
+fn default_poll_interval() -> u64 {
+    100
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeSection {
+    /// Most messages handed to the connector in one `process` call.
+    pub batch_size: usize,
+    /// Longest time spent gathering one batch.
+    pub batch_timeout_ms: u64,
+    /// How long to wait for more messages once the inbound queue is empty before flushing.
+    /// 0 flushes at once: the broker bounds un-acked messages per subscription, so waiting
+    /// for a full batch can stall.
+    pub linger_ms: u64,
+    /// Attempts after the first for a retryable failure before the message is dead-lettered.
+    pub max_retries: u32,
+    pub retry_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// Where bad messages go; defaults to `<source topic>-dlq`.
+    pub dead_letter_topic: Option<String>,
+    /// Linear memory a connector instance may grow to.
+    pub memory_limit_mb: u64,
+    /// CPU time one guest call may take before it is interrupted.
+    pub call_deadline_ms: u64,
+    /// How often an instance may trap on the same message before the message is dead-lettered.
+    pub max_guest_traps: u32,
+}
+
+impl Default for RuntimeSection {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            batch_timeout_ms: 50,
+            linger_ms: 0,
+            max_retries: 10,
+            retry_backoff_ms: 100,
+            max_backoff_ms: 30_000,
+            dead_letter_topic: None,
+            memory_limit_mb: 128,
+            call_deadline_ms: 30_000,
+            max_guest_traps: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    pub enabled: bool,
+    pub bind: SocketAddr,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: SocketAddr::from(([127, 0, 0, 1], 9464)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// What a connector may reach. Anything absent is denied.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilitiesSection {
+    pub http: Option<HttpGrant>,
+    pub state: Option<StateGrant>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGrant {
+    /// `scheme://host:port` patterns; `*` matches any host label run or any port.
+    pub allowed_hosts: Vec<String>,
+    /// Ceiling for connect and response timeouts; a guest may ask for less.
+    #[serde(default = "default_http_timeout")]
+    pub timeout_ms: u64,
+    /// Idle keep-alive connections kept per host.
+    #[serde(default = "default_pool")]
+    pub max_idle_per_host: usize,
+}
+
+fn default_http_timeout() -> u64 {
+    30_000
+}
+
+fn default_pool() -> usize {
+    32
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateGrant {
+    /// Database file; defaults to `<config dir>/<connector name>.state.redb`.
+    pub path: Option<PathBuf>,
+}
+
+impl ConnectorConfig {
+    /// A path from the file, resolved against the file's folder.
+    pub fn resolve(&self, p: &std::path::Path) -> PathBuf {
+        if p.is_absolute() {
+            return p.to_path_buf();
+        }
+        self.path
+            .parent()
+            .map(|dir| dir.join(p))
+            .unwrap_or_else(|| p.to_path_buf())
+    }
+
+    /// The `[config]` table as the JSON handed to the connector's `open`.
+    pub fn guest_config_json(&self) -> String {
+        serde_json::to_string(&self.config).unwrap_or_else(|_| "{}".into())
+    }
+}

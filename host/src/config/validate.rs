@@ -1,0 +1,126 @@
+//! Checks serde cannot express: names Danube accepts, sensible ranges, one role per file.
+
+use super::{ConfigError, ConnectorConfig};
+use crate::capabilities::http::HostPattern;
+
+pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
+    let err = |key: &str, message: String| ConfigError::Key {
+        path: c.path.clone(),
+        key: key.to_string(),
+        message,
+    };
+    if c.connector.name.trim().is_empty() {
+        return Err(err("connector.name", "must not be empty".into()));
+    }
+    match (&c.sink, &c.source) {
+        (None, None) => {
+            return Err(err(
+                "sink",
+                "the file needs a [sink] section (consume from Danube) or a [source] section (publish to Danube)".into(),
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(err(
+                "source",
+                "a connector is either a sink or a source, not both".into(),
+            ));
+        }
+        _ => {}
+    }
+    if !(c.danube.service_url.starts_with("http://")
+        || c.danube.service_url.starts_with("https://"))
+    {
+        return Err(err(
+            "danube.service_url",
+            format!(
+                "expected http://host:port or https://host:port, got \"{}\"",
+                c.danube.service_url
+            ),
+        ));
+    }
+    if let Some(sink) = &c.sink {
+        if sink.topics.is_empty() {
+            return Err(err("sink.topics", "list at least one topic".into()));
+        }
+        for (i, t) in sink.topics.iter().enumerate() {
+            check_topic(t).map_err(|m| err(&format!("sink.topics[{i}]"), m))?;
+        }
+        if sink.subscription.trim().is_empty() {
+            return Err(err("sink.subscription", "must not be empty".into()));
+        }
+    }
+    if let Some(source) = &c.source {
+        check_topic(&source.topic).map_err(|m| err("source.topic", m))?;
+    }
+    if let Some(dlq) = &c.runtime.dead_letter_topic {
+        check_topic(dlq).map_err(|m| err("runtime.dead_letter_topic", m))?;
+    }
+    let r = &c.runtime;
+    if r.batch_size == 0 {
+        return Err(err("runtime.batch_size", "must be at least 1".into()));
+    }
+    if r.memory_limit_mb == 0 || r.memory_limit_mb > 4096 {
+        return Err(err(
+            "runtime.memory_limit_mb",
+            "must be between 1 and 4096".into(),
+        ));
+    }
+    if r.call_deadline_ms == 0 {
+        return Err(err("runtime.call_deadline_ms", "must be at least 1".into()));
+    }
+    if r.max_guest_traps == 0 {
+        return Err(err("runtime.max_guest_traps", "must be at least 1".into()));
+    }
+    if c.log
+        .level
+        .parse::<tracing_subscriber::filter::EnvFilter>()
+        .is_err()
+    {
+        return Err(err(
+            "log.level",
+            format!("\"{}\" is not a log level or filter", c.log.level),
+        ));
+    }
+    if let Some(http) = &c.capabilities.http {
+        for (i, p) in http.allowed_hosts.iter().enumerate() {
+            HostPattern::parse(p)
+                .map_err(|m| err(&format!("capabilities.http.allowed_hosts[{i}]"), m))?;
+        }
+    }
+    Ok(())
+}
+
+/// Danube topic names are `/namespace/topic` with letters, digits, `_` and `-`.
+pub fn check_topic(t: &str) -> Result<(), String> {
+    let parts: Vec<&str> = t.split('/').collect();
+    let valid_part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+    };
+    if parts.len() != 3 || !parts[0].is_empty() || !valid_part(parts[1]) || !valid_part(parts[2]) {
+        return Err(format!(
+            "\"{t}\" is not a Danube topic: expected /namespace/topic using letters, digits, '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_topic;
+
+    #[test]
+    fn topic_names() {
+        assert!(check_topic("/default/orders-1_a").is_ok());
+        for bad in [
+            "default/orders",
+            "/default/or.ders",
+            "/default",
+            "/a/b/c",
+            "//x",
+        ] {
+            assert!(check_topic(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Danube's message type to the WIT `message` a sink receives.
+
+use crate::component::bindings::Message;
+use danube_core::message::StreamMessage;
+
+pub fn to_guest(m: &StreamMessage) -> Message {
+    let mut attributes: Vec<(String, String)> = m
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    // Attributes arrive as a map; a stable order keeps encodings and signatures reproducible.
+    attributes.sort_unstable();
+    Message {
+        topic: m.msg_id.topic_name.clone(),
+        offset: m.msg_id.topic_offset,
+        publish_time_us: m.publish_time,
+        producer_name: m.producer_name.clone(),
+        key: m.routing_key.clone(),
+        attributes,
+        payload: m.payload.to_vec(),
+    }
+}

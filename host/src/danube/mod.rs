@@ -1,0 +1,11 @@
+//! Talking to Danube over danube-client, with the timeouts and rebuilds the client lacks:
+//! no client call has a timeout of its own, and nothing reconnects after a broker restart.
+
+pub mod connection;
+pub mod consumers;
+pub mod dead_letter;
+pub mod message;
+
+pub use connection::{DanubeError, Timeouts};
+pub use consumers::{ConsumerEvent, ConsumerSet};
+pub use dead_letter::DeadLetterRouter;

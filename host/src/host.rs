@@ -1,0 +1,154 @@
+//! What one host process shares between its connectors (engine, linker, compiled-component
+//! cache, metrics), and how a connector's config becomes a ready-to-start instance.
+
+use crate::capabilities::grants;
+use crate::capabilities::http::{AllowList, HttpCapability, PooledClient};
+use crate::capabilities::log::LogCapability;
+use crate::capabilities::metrics::{GuestMetricFamilies, MetricsCapability};
+use crate::capabilities::state::StateCapability;
+use crate::component::cache::ComponentCache;
+use crate::component::sink_instance::SinkFactory;
+use crate::component::store::{Capabilities, GuestState};
+use crate::component::{LoadedComponent, World, linker, loader};
+use crate::config::ConnectorConfig;
+use crate::engine::{self, EngineLimits, EpochTicker};
+use crate::observe::HostMetrics;
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+pub struct Host {
+    pub engine: Engine,
+    linker: Linker<GuestState>,
+    cache: ComponentCache,
+    pub metrics: HostMetrics,
+    families: GuestMetricFamilies,
+    _ticker: EpochTicker,
+}
+
+impl Host {
+    pub fn new(cache_dir: Option<PathBuf>) -> anyhow::Result<Self> {
+        let engine = engine::build(&EngineLimits::default())
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .context("creating the WebAssembly engine")?;
+        let linker = linker::build(&engine)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .context("linking host capabilities")?;
+        let metrics = HostMetrics::new().context("registering metrics")?;
+        let families = GuestMetricFamilies::new(metrics.registry.clone());
+        let ticker = EpochTicker::start(&engine);
+        Ok(Self {
+            engine,
+            linker,
+            cache: ComponentCache::new(cache_dir),
+            metrics,
+            families,
+            _ticker: ticker,
+        })
+    }
+
+    pub fn load(&self, path: &Path) -> Result<LoadedComponent, loader::LoadError> {
+        let loaded = loader::load(&self.engine, &self.cache, path)?;
+        tracing::debug!(component = %path.display(), origin = ?loaded.origin, took = ?loaded.load_time, "component loaded");
+        Ok(loaded)
+    }
+
+    /// Check the component fits the config (role, grants) and pre-link it.
+    pub fn sink_factory(
+        &self,
+        config: &ConnectorConfig,
+        loaded: &LoadedComponent,
+    ) -> anyhow::Result<Arc<SinkFactory>> {
+        if loaded.world != World::Sink {
+            bail!(
+                "{} is a {} component but {} configures a sink ([sink] section)",
+                loaded.path.display(),
+                loaded.world.name(),
+                config.path.display()
+            );
+        }
+        grants::check(loaded.imports.iter().map(String::as_str), config)?;
+        let capabilities = self.capabilities(config)?;
+        let factory = SinkFactory::new(
+            &self.engine,
+            &self.linker,
+            &loaded.component,
+            capabilities,
+            (config.runtime.memory_limit_mb as usize) << 20,
+            Duration::from_millis(config.runtime.call_deadline_ms),
+            config.guest_config_json(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e:#}"))
+        .with_context(|| format!("linking {}", loaded.path.display()))?;
+        Ok(Arc::new(factory))
+    }
+
+    /// Builds each new instance's capabilities; pools and databases are opened once here and
+    /// shared by every restart of the connector.
+    fn capabilities(
+        &self,
+        config: &ConnectorConfig,
+    ) -> anyhow::Result<Box<dyn Fn() -> Capabilities + Send + Sync>> {
+        let name: Arc<str> = config.connector.name.as_str().into();
+        let http = match &config.capabilities.http {
+            Some(grant) => {
+                let allow = AllowList::parse(&grant.allowed_hosts).map_err(anyhow::Error::msg)?;
+                Some((
+                    allow,
+                    PooledClient::new(
+                        Duration::from_millis(grant.timeout_ms),
+                        grant.max_idle_per_host,
+                    ),
+                ))
+            }
+            None => None,
+        };
+        let state = match &config.capabilities.state {
+            Some(grant) => {
+                let path = match &grant.path {
+                    Some(p) => config.resolve(p),
+                    None => {
+                        config.resolve(Path::new(&format!("{}.state.redb", config.connector.name)))
+                    }
+                };
+                StateCapability::open(&path)
+                    .with_context(|| format!("opening state database {}", path.display()))?
+            }
+            None => StateCapability::denied(),
+        };
+        let families = self.families.clone();
+        Ok(Box::new(move || Capabilities {
+            http: match &http {
+                Some((allow, client)) => HttpCapability {
+                    connector: name.clone(),
+                    allow: allow.clone(),
+                    client: Some(client.clone()),
+                },
+                None => HttpCapability::denied(name.clone()),
+            },
+            log: LogCapability {
+                connector: name.clone(),
+            },
+            metrics: MetricsCapability {
+                connector: name.clone(),
+                families: families.clone(),
+            },
+            state: state.clone(),
+        }))
+    }
+}
+
+/// The component path: the command line wins, then `connector.component` from the file.
+pub fn component_path(cli: Option<&Path>, config: &ConnectorConfig) -> anyhow::Result<PathBuf> {
+    match (cli, &config.connector.component) {
+        (Some(p), _) => Ok(p.to_path_buf()),
+        (None, Some(p)) => Ok(config.resolve(p)),
+        (None, None) => bail!(
+            "no component given: pass --component PATH.wasm or set `connector.component` in {}",
+            config.path.display()
+        ),
+    }
+}

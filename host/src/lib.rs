@@ -1,0 +1,11 @@
+//! danube-connect-host: runs sandboxed WebAssembly connectors between Danube and the world.
+
+pub mod bench;
+pub mod capabilities;
+pub mod component;
+pub mod config;
+pub mod danube;
+pub mod engine;
+pub mod host;
+pub mod observe;
+pub mod runtime;

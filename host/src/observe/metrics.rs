@@ -1,0 +1,211 @@
+//! The host's metric families (names as documented in the README) and per-connector handles
+//! with the `connector` label already applied.
+
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
+};
+
+#[derive(Clone)]
+pub struct HostMetrics {
+    pub registry: Registry,
+    received: IntCounterVec,
+    processed: IntCounterVec,
+    failed: IntCounterVec,
+    retries: IntCounterVec,
+    dead_lettered: IntCounterVec,
+    processing: HistogramVec,
+    publish: HistogramVec,
+    inflight: IntGaugeVec,
+    batch_size: HistogramVec,
+    traps: IntCounterVec,
+    reloads: IntCounterVec,
+    memory: IntGaugeVec,
+    reconnects: IntCounterVec,
+}
+
+fn counter(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+    r.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> prometheus::Result<IntGaugeVec> {
+    let g = IntGaugeVec::new(Opts::new(name, help), &["connector"])?;
+    r.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
+fn histogram(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    buckets: Vec<f64>,
+) -> prometheus::Result<HistogramVec> {
+    let h = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets),
+        &["connector"],
+    )?;
+    r.register(Box::new(h.clone()))?;
+    Ok(h)
+}
+
+impl HostMetrics {
+    pub fn new() -> prometheus::Result<Self> {
+        let r = Registry::new();
+        let secs = vec![
+            0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            10.0,
+        ];
+        let sizes = vec![
+            1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0, 10000.0, 100000.0,
+        ];
+        Ok(Self {
+            received: counter(
+                &r,
+                "danube_connector_messages_received_total",
+                "Messages received from Danube.",
+                &["connector", "topic"],
+            )?,
+            processed: counter(
+                &r,
+                "danube_connector_messages_processed_total",
+                "Messages the connector delivered and the host acknowledged.",
+                &["connector", "topic"],
+            )?,
+            failed: counter(
+                &r,
+                "danube_connector_messages_failed_total",
+                "Message delivery failures by kind.",
+                &["connector", "error_type"],
+            )?,
+            retries: counter(
+                &r,
+                "danube_connector_retries_total",
+                "Messages handed to the connector again after a retryable failure.",
+                &["connector"],
+            )?,
+            dead_lettered: counter(
+                &r,
+                "danube_connector_dead_lettered_total",
+                "Messages published to a dead-letter topic.",
+                &["connector", "topic"],
+            )?,
+            processing: histogram(
+                &r,
+                "danube_connector_processing_duration_seconds",
+                "Duration of one guest call.",
+                secs.clone(),
+            )?,
+            publish: histogram(
+                &r,
+                "danube_connector_publish_duration_seconds",
+                "Duration of publishing one record to Danube.",
+                secs,
+            )?,
+            inflight: gauge(
+                &r,
+                "danube_connector_inflight_messages",
+                "Messages received and not yet acknowledged.",
+            )?,
+            batch_size: histogram(
+                &r,
+                "danube_connector_batch_size",
+                "Messages per batch handed to the connector.",
+                sizes,
+            )?,
+            traps: counter(
+                &r,
+                "danube_connector_guest_traps_total",
+                "Guest instances lost to a trap, by kind.",
+                &["connector", "kind"],
+            )?,
+            reloads: counter(
+                &r,
+                "danube_connector_component_reloads_total",
+                "Component instances started.",
+                &["connector"],
+            )?,
+            memory: gauge(
+                &r,
+                "danube_connector_guest_memory_bytes",
+                "Linear memory held by the connector instance.",
+            )?,
+            reconnects: counter(
+                &r,
+                "danube_connector_danube_reconnects_total",
+                "Connections to Danube rebuilt after a failure.",
+                &["connector"],
+            )?,
+            registry: r,
+        })
+    }
+
+    pub fn connector(&self, name: &str) -> ConnectorMetrics {
+        ConnectorMetrics {
+            name: name.to_string(),
+            host: self.clone(),
+            retries: self.retries.with_label_values(&[name]),
+            processing: self.processing.with_label_values(&[name]),
+            publish: self.publish.with_label_values(&[name]),
+            inflight: self.inflight.with_label_values(&[name]),
+            batch_size: self.batch_size.with_label_values(&[name]),
+            reloads: self.reloads.with_label_values(&[name]),
+            memory: self.memory.with_label_values(&[name]),
+            reconnects: self.reconnects.with_label_values(&[name]),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ConnectorMetrics {
+    name: String,
+    host: HostMetrics,
+    pub retries: IntCounter,
+    pub processing: Histogram,
+    pub publish: Histogram,
+    pub inflight: IntGauge,
+    pub batch_size: Histogram,
+    pub reloads: IntCounter,
+    pub memory: IntGauge,
+    pub reconnects: IntCounter,
+}
+
+impl ConnectorMetrics {
+    pub fn received(&self, topic: &str, n: u64) {
+        self.host
+            .received
+            .with_label_values(&[&self.name, topic])
+            .inc_by(n);
+    }
+
+    pub fn processed(&self, topic: &str, n: u64) {
+        self.host
+            .processed
+            .with_label_values(&[&self.name, topic])
+            .inc_by(n);
+    }
+
+    pub fn failed(&self, error_type: &str, n: u64) {
+        self.host
+            .failed
+            .with_label_values(&[&self.name, error_type])
+            .inc_by(n);
+    }
+
+    pub fn dead_lettered(&self, topic: &str) {
+        self.host
+            .dead_lettered
+            .with_label_values(&[&self.name, topic])
+            .inc();
+    }
+
+    pub fn trap(&self, kind: &str) {
+        self.host.traps.with_label_values(&[&self.name, kind]).inc();
+    }
+}
