@@ -58,7 +58,12 @@ impl DeadLetterRouter {
             let mut producer = client
                 .new_producer()
                 .with_topic(topic.clone())
-                .with_name(format!("{}-dlq-{}", self.connector, std::process::id()))
+                .with_name(format!(
+                    "{}-dlq-{}-{:08x}",
+                    self.connector,
+                    std::process::id(),
+                    rand::random::<u32>()
+                ))
                 .with_reliable_dispatch()
                 .build()
                 .map_err(|source| DanubeError::Client {

@@ -1,0 +1,60 @@
+# One entry point for building, testing and trying danube-connect.
+#   make demo   run an HTTP sink pipeline end to end on the embedded test broker
+#   make test   install what is missing, build everything, run every test
+#   make bench  run the benchmarks recorded in BENCHMARKS.md
+
+CARGO      ?= cargo
+JOBS       ?= 2
+GUESTS     := -p sink-http -p passthrough -p chaos-sink
+NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-sdk -p sink-http
+WASM_DIR   := target/wasm32-wasip2/guest
+export DANUBE_CONNECT_CACHE_DIR ?= $(CURDIR)/target/component-cache
+
+.PHONY: all build guests host deps test unit e2e lint fmt demo bench clean
+
+all: build
+
+## Tools the build needs on a fresh Debian machine: protoc (danube-core) and the wasm target.
+deps:
+	@command -v protoc >/dev/null 2>&1 || { \
+	  echo "installing protobuf-compiler"; \
+	  SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq protobuf-compiler >/dev/null; }
+	@rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip2$$' || rustup target add wasm32-wasip2
+
+guests: deps
+	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 $(GUESTS)
+
+host: deps
+	$(CARGO) build -j$(JOBS) -p danube-connect-host -p danube-connect-tests --bins
+
+build: guests host
+
+unit: build
+	$(CARGO) test -j$(JOBS) $(NATIVE) --lib --bins
+
+e2e: build
+	$(CARGO) test -j$(JOBS) -p danube-connect-tests --tests
+
+test: build
+	$(CARGO) test -j$(JOBS) $(NATIVE)
+
+lint: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy -j$(JOBS) $(NATIVE) --all-targets -- -D warnings
+	$(CARGO) clippy -j$(JOBS) --target wasm32-wasip2 $(GUESTS) -p danube-connect-sdk -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+demo: build
+	$(CARGO) run -q -j$(JOBS) -p danube-connect-tests --bin danube-connect-demo -- \
+	  --host target/debug/danube-connect-host --component $(WASM_DIR)/sink_http.wasm
+
+bench: deps
+	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 $(GUESTS)
+	$(CARGO) build -j$(JOBS) --release -p danube-connect-host -p danube-connect-tests --bins
+	./scripts/bench.sh
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,30 @@
+//! What end-to-end tests need around the product: a Danube broker (the in-memory test broker,
+//! or a real one when `DANUBE_SERVICE_URL` is set), a real HTTP receiver, and the host as a
+//! child process that can be stopped, signalled or killed.
+
+pub mod danube;
+pub mod host_process;
+pub mod http;
+pub mod paths;
+pub mod receiver;
+
+pub use danube::{Danube, unique_topic};
+pub use host_process::{HostProcess, HostSpec};
+pub use receiver::{Receiver, Reply};
+
+/// Poll `check` until it returns `Some` or `timeout` passes.
+pub async fn eventually<T>(
+    timeout: std::time::Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,190 @@
+//! A real HTTP server that records what the sink sends and answers as a test scripts it.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: Instant,
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The status the receiver answered.
+    pub status: u16,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How to answer one request.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn ok() -> Self {
+        Self::status(200)
+    }
+
+    pub fn status(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: String::new(),
+        }
+    }
+
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn body(mut self, b: &str) -> Self {
+        self.body = b.into();
+        self
+    }
+}
+
+type Script = dyn Fn(usize, &[u8]) -> Reply + Send + Sync;
+
+struct Inner {
+    received: Mutex<Vec<Received>>,
+    script: Box<Script>,
+}
+
+#[derive(Clone)]
+pub struct Receiver {
+    inner: Arc<Inner>,
+    pub addr: SocketAddr,
+}
+
+impl Receiver {
+    /// Answers 200 to everything.
+    pub async fn start() -> Self {
+        Self::scripted(|_, _| Reply::ok()).await
+    }
+
+    /// `script(request_number, body)` decides each answer (request numbers start at 0).
+    pub async fn scripted(script: impl Fn(usize, &[u8]) -> Reply + Send + Sync + 'static) -> Self {
+        let inner = Arc::new(Inner {
+            received: Mutex::new(Vec::new()),
+            script: Box::new(script),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
+        let addr = listener.local_addr().expect("receiver addr");
+        let app = Router::new().fallback(record).with_state(inner.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { inner, addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.inner
+            .received
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// Bodies of requests answered with 2xx.
+    pub fn accepted(&self) -> Vec<Received> {
+        self.requests()
+            .into_iter()
+            .filter(|r| (200..300).contains(&r.status))
+            .collect()
+    }
+}
+
+async fn record(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut received = match inner.received.lock() {
+        Ok(r) => r,
+        Err(p) => p.into_inner(),
+    };
+    let n = received.len();
+    let reply = (inner.script)(n, &body);
+    received.push(Received {
+        at: Instant::now(),
+        method: method.to_string(),
+        path: uri
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
+        status: reply.status,
+    });
+    drop(received);
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (status, reply.body).into_response();
+    for (k, v) in reply.headers {
+        if let (Ok(k), Ok(v)) = (
+            axum::http::HeaderName::try_from(k),
+            axum::http::HeaderValue::try_from(v),
+        ) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    resp
+}
+
+/// The `n` of every `{"n":…}` document in a body: a JSON array, one document, or NDJSON.
+pub fn numbers(body: &[u8]) -> Vec<u64> {
+    let n_of = |v: &serde_json::Value| v.get("n").and_then(serde_json::Value::as_u64);
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        return match v {
+            serde_json::Value::Array(items) => items.iter().filter_map(n_of).collect(),
+            other => n_of(&other).into_iter().collect(),
+        };
+    }
+    body.split(|&b| b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
+        .filter_map(|v| n_of(&v))
+        .collect()
+}
+
+impl Receiver {
+    /// Every number the receiver accepted (2xx), in arrival order.
+    pub fn accepted_numbers(&self) -> Vec<u64> {
+        self.accepted()
+            .iter()
+            .flat_map(|r| numbers(&r.body))
+            .collect()
+    }
+}

@@ -1,0 +1,191 @@
+//! The command line: clear errors for bad input, `inspect` and `validate`.
+
+use danube_connect_tests::harness::paths;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn host(args: &[&str], dir: &Path) -> Output {
+    Command::new(paths::host_bin())
+        .args(args)
+        .arg("--cache-dir")
+        .arg(paths::target_dir().join("test-component-cache"))
+        .current_dir(dir)
+        .env_remove("DANUBE_SERVICE_URL")
+        .output()
+        .expect("run host")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const GOOD: &str = "[connector]\nname = \"hook\"\n[sink]\ntopics = [\"/default/t\"]\nsubscription = \"s\"\n\
+                    [capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n[config]\nurl = \"http://127.0.0.1:9/hook\"\n";
+
+#[test]
+fn malformed_config_names_file_and_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        GOOD.replace(
+            "subscription = \"s\"",
+            "subscription = \"s\"\nbatch_size = 3",
+        ),
+    )
+    .expect("write");
+    let component = paths::component("sink_http");
+    let out = host(
+        &[
+            "--component",
+            component.to_str().unwrap_or_default(),
+            "--config",
+            cfg.to_str().unwrap_or_default(),
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.toml") && err.contains("batch_size"),
+        "{err}"
+    );
+
+    std::fs::write(&cfg, GOOD.replace("\"/default/t\"", "\"orders.v1\"")).expect("write");
+    let out = host(
+        &[
+            "validate",
+            "--config",
+            cfg.to_str().unwrap_or_default(),
+            "--component",
+            component.to_str().unwrap_or_default(),
+        ],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert!(
+        !out.status.success() && err.contains("sink.topics[0]") && err.contains("orders.v1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_component_is_named() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, GOOD).expect("write");
+    let out = host(
+        &[
+            "--component",
+            "nope/missing.wasm",
+            "--config",
+            cfg.to_str().unwrap_or_default(),
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("missing.wasm") && err.contains("cannot read component"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_config_is_explained() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = host(&["--config", "absent.toml"], dir.path());
+    let err = stderr(&out);
+    assert!(
+        !out.status.success() && err.contains("absent.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn inspect_reports_world_and_capabilities() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let component = paths::component("sink_http");
+    let out = host(
+        &["inspect", component.to_str().unwrap_or_default()],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("danube:connect/sink-connector"), "{text}");
+    assert!(text.contains("danube:connect/sink@0.1.0"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("wasi:http/outgoing-handler")
+                && l.contains("needs [capabilities.http]")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("wasi:filesystem"),
+        "sink_http needs no filesystem:\n{text}"
+    );
+}
+
+#[test]
+fn validate_opens_the_connector_without_danube() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("c.toml");
+    let component = paths::component("sink_http");
+    std::fs::write(&cfg, GOOD).expect("write");
+    let out = host(
+        &[
+            "validate",
+            "--config",
+            cfg.to_str().unwrap_or_default(),
+            "--component",
+            component.to_str().unwrap_or_default(),
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok:"));
+
+    // The connector's own validation reaches the user through `open`.
+    std::fs::write(
+        &cfg,
+        GOOD.replace("url = \"http://127.0.0.1:9/hook\"", "url = \"ftp://x\""),
+    )
+    .expect("write");
+    let out = host(
+        &[
+            "validate",
+            "--config",
+            cfg.to_str().unwrap_or_default(),
+            "--component",
+            component.to_str().unwrap_or_default(),
+        ],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success() && err.contains("url"), "{err}");
+
+    // A capability the config does not grant is refused before the connector runs.
+    std::fs::write(
+        &cfg,
+        GOOD.replace(
+            "[capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n",
+            "",
+        ),
+    )
+    .expect("write");
+    let out = host(
+        &[
+            "validate",
+            "--config",
+            cfg.to_str().unwrap_or_default(),
+            "--component",
+            component.to_str().unwrap_or_default(),
+        ],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert!(
+        !out.status.success() && err.contains("capabilities.http") && err.contains("wasi:http"),
+        "{err}"
+    );
+}

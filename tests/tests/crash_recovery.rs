@@ -1,0 +1,163 @@
+//! Nothing is lost when the host is killed or the broker goes away mid-stream.
+
+use danube_connect_tests::harness::danube::publish_numbered;
+use danube_connect_tests::harness::{
+    Danube, HostProcess, HostSpec, Receiver, eventually, paths, unique_topic,
+};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+fn config(receiver: &Receiver) -> String {
+    format!(
+        "[capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n[config]\nurl = \"{}\"\nbody = \"json_array\"\n",
+        receiver.url("/hook")
+    )
+}
+
+async fn wait_all(receiver: &Receiver, n: u64, host: &HostProcess) -> BTreeSet<u64> {
+    let all = async || {
+        let got: BTreeSet<u64> = receiver.accepted_numbers().into_iter().collect();
+        (got.len() as u64 >= n).then_some(got)
+    };
+    let got = eventually(Duration::from_secs(90), all).await;
+    let have: BTreeSet<u64> = receiver.accepted_numbers().into_iter().collect();
+    let missing: Vec<u64> = (0..n).filter(|i| !have.contains(i)).take(20).collect();
+    got.unwrap_or_else(|| {
+        panic!(
+            "{} of {n} arrived, first missing {missing:?}\n{}",
+            have.len(),
+            host.log()
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_stream_loses_nothing() {
+    const N: u64 = 3000;
+    let danube = Danube::start().await;
+    let topic = unique_topic("kill9");
+    let producer = danube.producer(&topic).await;
+    let receiver = Receiver::start().await;
+    let mut host = HostProcess::start(
+        HostSpec::sink(
+            "kill9",
+            paths::component("sink_http"),
+            &topic,
+            &config(&receiver),
+        ),
+        danube.url(),
+    );
+    assert!(
+        host.wait_ready(Duration::from_secs(30)).await,
+        "{}",
+        host.log()
+    );
+    let publisher = tokio::spawn(async move {
+        publish_numbered(&producer, 0..N).await;
+        producer
+    });
+    let some = eventually(Duration::from_secs(60), async || {
+        (receiver.accepted_numbers().len() >= 500).then_some(())
+    })
+    .await;
+    assert!(some.is_some(), "{}", host.log());
+    host.kill9().await;
+    let at_kill = receiver.accepted_numbers().len();
+    assert!((at_kill as u64) < N, "the kill must land mid-stream");
+    let mut host = host.restart();
+    assert!(
+        host.wait_ready(Duration::from_secs(30)).await,
+        "{}",
+        host.log()
+    );
+    let _producer = publisher.await.expect("publisher");
+    let got = wait_all(&receiver, N, &host).await;
+    assert_eq!(got, (0..N).collect());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_restart_mid_stream_resumes_without_host_restart() {
+    let danube = Danube::start().await;
+    let Some(broker) = danube.test_broker() else {
+        eprintln!(
+            "skipped: a real broker cannot be restarted by the test (DANUBE_SERVICE_URL is set)"
+        );
+        return;
+    };
+    let topic = unique_topic("broker-restart");
+    let producer = danube.producer(&topic).await;
+    let receiver = Receiver::start().await;
+    let mut host = HostProcess::start(
+        HostSpec::sink(
+            "restart",
+            paths::component("sink_http"),
+            &topic,
+            &config(&receiver),
+        ),
+        danube.url(),
+    );
+    assert!(
+        host.wait_ready(Duration::from_secs(30)).await,
+        "{}",
+        host.log()
+    );
+    publish_numbered(&producer, 0..500).await;
+    let some = eventually(Duration::from_secs(60), async || {
+        (receiver.accepted_numbers().len() >= 100).then_some(())
+    })
+    .await;
+    assert!(some.is_some(), "{}", host.log());
+    broker.stop().await;
+    let not_ready = eventually(Duration::from_secs(30), async || {
+        (host.readyz().await == Some(503)).then_some(())
+    })
+    .await;
+    assert!(
+        not_ready.is_some(),
+        "/readyz must report the lost broker:\n{}",
+        host.log()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    broker.restart().await.expect("restart broker");
+    // The old producer's connection died with the broker; publish the rest with a new one.
+    let producer = danube.producer(&topic).await;
+    publish_numbered(&producer, 500..1000).await;
+    let got = wait_all(&receiver, 1000, &host).await;
+    assert_eq!(got, (0..1000).collect());
+    assert!(host.is_running());
+    assert_eq!(host.readyz().await, Some(200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_and_exits_cleanly() {
+    let danube = Danube::start().await;
+    let topic = unique_topic("sigterm");
+    let producer = danube.producer(&topic).await;
+    let receiver = Receiver::start().await;
+    let mut host = HostProcess::start(
+        HostSpec::sink(
+            "sigterm",
+            paths::component("sink_http"),
+            &topic,
+            &config(&receiver),
+        ),
+        danube.url(),
+    );
+    assert!(
+        host.wait_ready(Duration::from_secs(30)).await,
+        "{}",
+        host.log()
+    );
+    publish_numbered(&producer, 0..50).await;
+    let done = eventually(Duration::from_secs(30), async || {
+        (receiver.accepted_numbers().len() >= 50).then_some(())
+    })
+    .await;
+    assert!(done.is_some(), "{}", host.log());
+    host.sigterm();
+    let status = host
+        .wait_exit(Duration::from_secs(20))
+        .await
+        .expect("host exits after SIGTERM");
+    assert!(status.success(), "exit status {status}:\n{}", host.log());
+}
