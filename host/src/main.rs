@@ -2,7 +2,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use danube_connect_host::bench::{self, BenchSpec};
 use danube_connect_host::component::SinkInstance;
-use danube_connect_host::component::cache::ComponentCache;
+use danube_connect_host::component::cache::{ComponentCache, Origin};
 use danube_connect_host::component::inspect;
 use danube_connect_host::config::{self, ConnectorConfig, LogFormat};
 use danube_connect_host::host::{Host, component_path};
@@ -213,10 +213,12 @@ async fn validate(args: RunArgs) -> Result<ExitCode> {
     let loaded = host.load(&path)?;
     let factory = host.sink_factory(&config, &loaded)?;
     let mut instance = SinkInstance::new(factory);
+    let started = std::time::Instant::now();
     instance
         .ensure_open()
         .await
         .context("calling the connector's open")?;
+    let open_time = started.elapsed();
     instance
         .close()
         .await
@@ -226,6 +228,15 @@ async fn validate(args: RunArgs) -> Result<ExitCode> {
         path.display(),
         loaded.world.name(),
         config.path.display()
+    );
+    let origin = match loaded.origin {
+        Origin::Cache => "loaded from the compiled-component cache",
+        Origin::Compiled => "compiled",
+    };
+    println!(
+        "component {origin} in {:.1} ms; instantiated and opened in {:.1} ms",
+        loaded.load_time.as_secs_f64() * 1e3,
+        open_time.as_secs_f64() * 1e3
     );
     Ok(ExitCode::SUCCESS)
 }

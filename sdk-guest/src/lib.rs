@@ -1,1 +1,51 @@
+//! Write Danube Connect connectors as WebAssembly components.
+//!
+//! A sink is a type implementing [`Sink`] plus one [`export_sink!`] line:
+//!
+//! ```
+//! use danube_connect_sdk::{BatchError, Config, Error, Message, Sink, export_sink};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Settings { prefix: String }
+//!
+//! struct Printer { prefix: String }
+//!
+//! impl Sink for Printer {
+//!     fn open(config: Config) -> Result<Self, Error> {
+//!         let s: Settings = config.parse()?;
+//!         Ok(Printer { prefix: s.prefix })
+//!     }
+//!
+//!     fn process(&mut self, batch: Vec<Message>) -> Result<(), BatchError> {
+//!         for m in &batch {
+//!             danube_connect_sdk::log::info_with(&self.prefix, &[("offset", &m.offset())]);
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! export_sink!(Printer);
+//! ```
+//!
+//! Build with `cargo build --target wasm32-wasip2` and a `cdylib` crate type. Sources work
+//! the same way with [`Source`] and [`export_source!`].
+//!
+//! Besides the traits the crate offers [`log`], [`metrics`], [`state`] and an [`http`]
+//! client; a component imports only the host interfaces it actually uses.
 
+pub mod bindings;
+mod config;
+mod error;
+pub mod http;
+pub mod log;
+mod message;
+pub mod metrics;
+pub mod sink;
+pub mod source;
+pub mod state;
+
+pub use config::Config;
+pub use error::{BatchError, Error, Retry};
+pub use message::Message;
+pub use sink::Sink;
+pub use source::{Position, Record, Source};

@@ -1,1 +1,4 @@
+//! Test support for danube-connect.
 
+pub mod broker;
+pub mod harness;

@@ -1,4 +1,9 @@
-//! One consumer per configured topic, merged into a single event stream for the sink loop.
+//! One consumer per configured topic, merged into a single event stream for the sink loop,
+//! and acknowledged from a pipeline task.
+//!
+//! Acks run beside the sink loop so the broker's small un-acked window refills while the
+//! connector processes the next batch; a message is still queued for ack only after it was
+//! delivered or dead-lettered.
 //!
 //! A set lives for one connection; after the broker goes away the whole set is dropped and
 //! rebuilt. Messages still buffered from the old set are dropped with it: they were never
@@ -9,19 +14,24 @@ use crate::config::{SinkSection, SubscriptionType};
 use danube_client::{Consumer, DanubeClient, SubType};
 use danube_core::message::StreamMessage;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 // Messages are the hot, common variant: boxing them would add an allocation per message.
 #[allow(clippy::large_enum_variant)]
 pub enum ConsumerEvent {
     /// A message and the index of the consumer that delivered it (acks go back through it).
     Message(usize, StreamMessage),
-    /// A consumer's stream ended: the broker went away or dropped the subscription.
+    /// A consumer's stream ended or an ack failed: the connection must be rebuilt.
     Closed(String),
 }
 
+/// Called for every message the broker accepted an ack for.
+pub type OnAcked = Box<dyn Fn(&StreamMessage) + Send + Sync>;
+
 pub struct ConsumerSet {
-    consumers: Vec<(String, Consumer)>,
     events: mpsc::Receiver<ConsumerEvent>,
+    acks: mpsc::UnboundedSender<(usize, StreamMessage)>,
+    acker: JoinHandle<Vec<Consumer>>,
     timeouts: Timeouts,
 }
 
@@ -41,6 +51,7 @@ impl ConsumerSet {
         consumer_name: &str,
         timeouts: Timeouts,
         buffer: usize,
+        on_acked: OnAcked,
     ) -> Result<Self, DanubeError> {
         let (tx, events) = mpsc::channel(buffer.max(16));
         let mut consumers = Vec::with_capacity(sink.topics.len());
@@ -57,18 +68,12 @@ impl ConsumerSet {
                     source,
                 })?;
             timeouts
-                .run(
-                    format!("subscribing to {topic} as `{}`", sink.subscription),
-                    consumer.subscribe(),
-                )
+                .run(format!("subscribing to {topic} as `{}`", sink.subscription), consumer.subscribe())
                 .await?;
             // Open the stream straight away: a reliable subscription whose stream is never
             // opened blocks the topic for every producer.
             let mut rx = timeouts
-                .run(
-                    format!("opening the message stream of {topic}"),
-                    consumer.receive(),
-                )
+                .run(format!("opening the message stream of {topic}"), consumer.receive())
                 .await?;
             let tx = tx.clone();
             let name = topic.clone();
@@ -78,13 +83,16 @@ impl ConsumerSet {
                         return;
                     }
                 }
-                let _ = tx.send(ConsumerEvent::Closed(name)).await;
+                let _ = tx.send(ConsumerEvent::Closed(format!("message stream of {name} ended"))).await;
             });
-            consumers.push((topic.clone(), consumer));
+            consumers.push(consumer);
         }
+        let (acks, queue) = mpsc::unbounded_channel();
+        let acker = tokio::spawn(ack_loop(consumers, queue, tx, timeouts, on_acked));
         Ok(Self {
-            consumers,
             events,
+            acks,
+            acker,
             timeouts,
         })
     }
@@ -93,17 +101,46 @@ impl ConsumerSet {
         &mut self.events
     }
 
-    pub async fn ack(&mut self, consumer: usize, m: &StreamMessage) -> Result<(), DanubeError> {
-        let Some((topic, c)) = self.consumers.get_mut(consumer) else {
-            return Err(DanubeError::Closed(format!("no consumer #{consumer}")));
-        };
-        let what = format!("acknowledging {}@{}", topic, m.msg_id.topic_offset);
-        self.timeouts.run(what, c.ack(m)).await
+    /// Queue an ack; a failure surfaces as a [`ConsumerEvent::Closed`].
+    pub fn ack(&self, consumer: usize, m: StreamMessage) {
+        // The acker only stops when the set is closed, so a send cannot fail while in use.
+        let _ = self.acks.send((consumer, m));
     }
 
-    pub async fn close(mut self) {
-        for (_, c) in self.consumers.iter_mut() {
-            let _ = tokio::time::timeout(self.timeouts.call, c.close()).await;
+    /// Finish the queued acks, then close the consumers.
+    pub async fn close(self) {
+        drop(self.acks);
+        let drain_bound = self.timeouts.call * 2;
+        if let Ok(Ok(mut consumers)) = tokio::time::timeout(drain_bound, self.acker).await {
+            for c in consumers.iter_mut() {
+                let _ = tokio::time::timeout(self.timeouts.call, c.close()).await;
+            }
         }
     }
+}
+
+async fn ack_loop(
+    mut consumers: Vec<Consumer>,
+    mut queue: mpsc::UnboundedReceiver<(usize, StreamMessage)>,
+    events: mpsc::Sender<ConsumerEvent>,
+    timeouts: Timeouts,
+    on_acked: OnAcked,
+) -> Vec<Consumer> {
+    let mut failed = false;
+    while let Some((idx, m)) = queue.recv().await {
+        // After a failure the rest stays un-acked: the broker redelivers it to the next set.
+        if failed {
+            continue;
+        }
+        let Some(consumer) = consumers.get_mut(idx) else { continue };
+        let what = format!("acknowledging {}@{}", m.msg_id.topic_name, m.msg_id.topic_offset);
+        match timeouts.run(what, consumer.ack(&m)).await {
+            Ok(()) => on_acked(&m),
+            Err(e) => {
+                failed = true;
+                let _ = events.send(ConsumerEvent::Closed(e.to_string())).await;
+            }
+        }
+    }
+    consumers
 }

@@ -178,6 +178,7 @@ impl SinkRuntime {
             let stop = self.pump(&mut conn, shutdown).await;
             self.health.set_connected(false);
             conn.consumers.close().await;
+            self.metrics.inflight.set(0);
             match stop {
                 Stop::Reconnect(e) => {
                     self.metrics.reconnects.inc();
@@ -195,12 +196,18 @@ impl SinkRuntime {
             .consumer_name
             .clone()
             .unwrap_or_else(|| self.name.clone());
+        let metrics = self.metrics.clone();
+        let on_acked = Box::new(move |m: &StreamMessage| {
+            metrics.processed(&m.msg_id.topic_name, 1);
+            metrics.inflight.dec();
+        });
         let consumers = ConsumerSet::subscribe(
             &client,
             &self.sink,
             &consumer_name,
             self.timeouts,
             self.policy.max_size * 2,
+            on_acked,
         )
         .await?;
         let dead_letters =
@@ -229,7 +236,7 @@ impl SinkRuntime {
             if closed {
                 // Messages gathered with the close are dropped un-acked: the broker redelivers them.
                 let why = events.iter().find_map(|e| match e {
-                    ConsumerEvent::Closed(t) => Some(format!("message stream of {t} ended")),
+                    ConsumerEvent::Closed(why) => Some(why.clone()),
                     ConsumerEvent::Message(..) => None,
                 });
                 return Stop::Reconnect(DanubeError::Closed(
@@ -246,9 +253,8 @@ impl SinkRuntime {
             for (_, m) in &batch {
                 self.metrics.received(&m.msg_id.topic_name, 1);
             }
-            self.metrics.inflight.set(batch.len() as i64);
+            self.metrics.inflight.add(batch.len() as i64);
             let result = self.deliver(conn, &batch, shutdown).await;
-            self.metrics.inflight.set(0);
             self.metrics.memory.set(self.instance.memory_bytes() as i64);
             if let Err(stop) = result {
                 return stop;
@@ -417,11 +423,7 @@ impl SinkRuntime {
         conn: &mut Connection,
         (consumer, m): &(usize, StreamMessage),
     ) -> Result<(), Stop> {
-        conn.consumers
-            .ack(*consumer, m)
-            .await
-            .map_err(Stop::Reconnect)?;
-        self.metrics.processed(&m.msg_id.topic_name, 1);
+        conn.consumers.ack(*consumer, m.clone());
         Ok(())
     }
 
@@ -449,10 +451,8 @@ impl SinkRuntime {
             letter.reason
         );
         self.metrics.dead_lettered(&topic);
-        conn.consumers
-            .ack(entry.0, m)
-            .await
-            .map_err(Stop::Reconnect)
+        conn.consumers.ack(entry.0, m.clone());
+        Ok(())
     }
 }
 

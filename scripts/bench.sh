@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The benchmarks recorded in BENCHMARKS.md. Run through `make bench` (release builds).
+# DANUBE_SERVICE_URL=http://127.0.0.1:6650 also runs the end-to-end part against that broker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+HOST=$PWD/target/release/danube-connect-host
+BENCH=$PWD/target/release/danube-connect-bench
+W=$PWD/target/wasm32-wasip2/guest
+export DANUBE_CONNECT_HOST_BIN=$HOST
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
+
+echo "== Wasm boundary: pass-through component vs native pass-through (500-message batches)"
+"$HOST" bench --cache-dir "$work/cache" --component "$W/passthrough.wasm" --messages 2000000 --batch-size 500 --payload-bytes 256 --native-baseline
+"$HOST" bench --cache-dir "$work/cache" --component "$W/passthrough.wasm" --messages 2000000 --batch-size 500 --payload-bytes 256 --attributes 3 --with-key --native-baseline
+
+echo "== HTTP sink ceiling: JSON-array batches of 500 to a local receiver"
+port=18080
+"$BENCH" receiver --addr "127.0.0.1:$port" >/dev/null & pids+=($!)
+sleep 0.5
+cat > "$work/http.toml" <<TOML
+[connector]
+name = "bench-http"
+[sink]
+topics = ["/default/bench"]
+subscription = "bench"
+[capabilities.http]
+allowed_hosts = ["http://127.0.0.1:*"]
+[config]
+url = "http://127.0.0.1:$port/hook"
+body = "json_array"
+TOML
+"$HOST" bench --cache-dir "$work/cache" --component "$W/sink_http.wasm" --config "$work/http.toml" --messages 500000 --batch-size 500 --payload-bytes 256
+
+echo "== component cold start (validate: load + instantiate + open)"
+"$HOST" validate --no-cache --config "$work/http.toml" --component "$W/sink_http.wasm" | tail -1
+"$HOST" validate --cache-dir "$work/cold" --config "$work/http.toml" --component "$W/sink_http.wasm" >/dev/null
+"$HOST" validate --cache-dir "$work/cold" --config "$work/http.toml" --component "$W/sink_http.wasm" | tail -1
+start=$(date +%s%N)
+"$HOST" validate --cache-dir "$work/cold" --config "$work/http.toml" --component "$W/sink_http.wasm" >/dev/null
+echo "whole process, cached: $(( ($(date +%s%N) - start) / 1000000 )) ms"
+
+echo "== end to end on the in-memory test broker: bare consumer vs host"
+"$BENCH" e2e --messages "${E2E_MESSAGES:-50000}" --producers 4 --component "$W/sink_http.wasm"
+"$BENCH" e2e --messages "${E2E_MESSAGES:-50000}" --producers 4 --component "$W/passthrough.wasm"
+
+if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
+  echo "== end to end on the broker at $DANUBE_SERVICE_URL"
+  "$BENCH" e2e --danube-url "$DANUBE_SERVICE_URL" --messages "${E2E_REAL_MESSAGES:-20000}" --producers 4 --component "$W/sink_http.wasm"
+fi

@@ -1,0 +1,242 @@
+//! Benchmark driver (see BENCHMARKS.md):
+//!
+//! * `receiver --addr 127.0.0.1:PORT`: a fast webhook receiver answering 200, for
+//!   `danube-connect-host bench` against the HTTP sink.
+//! * `e2e`: producer → broker → consumer, first a bare danube-client consumer acking every
+//!   message, then `danube-connect-host` running a component, in the same run; prints both
+//!   rates, their ratio and the host's memory.
+
+use danube_client::{DanubeClient, SubType};
+use danube_connect_tests::broker::TestBroker;
+use danube_connect_tests::harness::http::metric_sum;
+use danube_connect_tests::harness::{HostProcess, HostSpec, Receiver, unique_topic};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn num(name: &str, default: u64) -> u64 {
+    arg(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    match std::env::args().nth(1).as_deref() {
+        Some("receiver") => receiver().await,
+        Some("e2e") => e2e().await,
+        _ => Err("usage: danube-connect-bench receiver --addr ADDR | e2e [--messages N] [--producers K] [--payload-bytes B] [--component WASM] [--danube-url URL]".into()),
+    }
+}
+
+async fn receiver() -> Result<(), BoxError> {
+    use axum::Router;
+    let addr = arg("--addr").unwrap_or_else(|| "127.0.0.1:18080".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let app = Router::new().fallback(|| async { "" });
+    println!("receiver on http://{addr}");
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn publish(
+    client: &DanubeClient,
+    topic: &str,
+    n: u64,
+    producers: u64,
+    payload_bytes: usize,
+) -> Result<Duration, BoxError> {
+    let mut handles = Vec::new();
+    let started = Instant::now();
+    for p in 0..producers {
+        let mut producer = client
+            .new_producer()
+            .with_topic(topic)
+            .with_name(format!("bench-{p}-{}", std::process::id()))
+            .with_reliable_dispatch()
+            .build()?;
+        producer.create().await?;
+        let share = n / producers + u64::from(p < n % producers);
+        handles.push(tokio::spawn(async move {
+            for i in 0..share {
+                let head = format!("{{\"n\":{i},\"p\":{p},\"pad\":\"");
+                let pad = "x".repeat(payload_bytes.saturating_sub(head.len() + 2));
+                if let Err(e) = producer
+                    .send(format!("{head}{pad}\"}}").into_bytes(), None)
+                    .await
+                {
+                    return Err(e.to_string());
+                }
+            }
+            Ok(())
+        }));
+    }
+    for h in handles {
+        h.await?.map_err(|e| -> BoxError { e.into() })?;
+    }
+    Ok(started.elapsed())
+}
+
+/// Creates the topic (producers create topics) so subscribers can attach before the run.
+async fn create_topic(client: &DanubeClient, topic: &str) -> Result<(), BoxError> {
+    let mut p = client
+        .new_producer()
+        .with_topic(topic)
+        .with_name(format!("bench-create-{}", std::process::id()))
+        .with_reliable_dispatch()
+        .build()?;
+    p.create().await?;
+    Ok(())
+}
+
+struct Run {
+    rate: f64,
+    publish_rate: f64,
+}
+
+async fn bare_consumer(
+    client: &DanubeClient,
+    n: u64,
+    producers: u64,
+    payload: usize,
+) -> Result<Run, BoxError> {
+    let topic = unique_topic("bench-bare");
+    create_topic(client, &topic).await?;
+    let mut consumer = client
+        .new_consumer()
+        .with_topic(&topic)
+        .with_consumer_name("bare")
+        .with_subscription("bare")
+        .with_subscription_type(SubType::Exclusive)
+        .build()?;
+    consumer.subscribe().await?;
+    let mut rx = consumer.receive().await?;
+    let counter = tokio::spawn(async move {
+        let mut first = None;
+        let mut got = 0u64;
+        while got < n {
+            let Some(m) = rx.recv().await else { break };
+            first.get_or_insert_with(Instant::now);
+            let _ = consumer.ack(&m).await;
+            got += 1;
+        }
+        first.map(|f| (got, f.elapsed()))
+    });
+    let publish_time = publish(client, &topic, n, producers, payload).await?;
+    let (got, elapsed) = counter.await?.ok_or("bare consumer received nothing")?;
+    Ok(Run {
+        rate: got as f64 / elapsed.as_secs_f64(),
+        publish_rate: n as f64 / publish_time.as_secs_f64(),
+    })
+}
+
+async fn through_host(
+    url: &str,
+    client: &DanubeClient,
+    component: PathBuf,
+    n: u64,
+    producers: u64,
+    payload: usize,
+) -> Result<(Run, String), BoxError> {
+    let topic = unique_topic("bench-host");
+    create_topic(client, &topic).await?;
+    let receiver = Receiver::start().await;
+    let extra = format!(
+        "[runtime]\nbatch_size = 500\n\n[capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n[config]\nurl = \"{}\"\nbody = \"json_array\"\n",
+        receiver.url("/bench")
+    );
+    let mut host = HostProcess::start(HostSpec::sink("bench", component, &topic, &extra), url);
+    if !host.wait_ready(Duration::from_secs(60)).await {
+        return Err(format!("host not ready:\n{}", host.log()).into());
+    }
+    let metrics_url = format!("http://{}/metrics", host.metrics_addr);
+    let processed = Arc::new(AtomicU64::new(0));
+    let watcher = {
+        let processed = processed.clone();
+        tokio::spawn(async move {
+            let mut first = None;
+            loop {
+                let text = danube_connect_tests::harness::http::get(&metrics_url)
+                    .await
+                    .map(|(_, b)| b)
+                    .unwrap_or_default();
+                let done =
+                    metric_sum(&text, "danube_connector_messages_processed_total", &[]) as u64;
+                if done > 0 {
+                    first.get_or_insert_with(Instant::now);
+                }
+                processed.store(done, Ordering::Relaxed);
+                if done >= n {
+                    return first.map(|f: Instant| f.elapsed());
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let publish_time = publish(client, &topic, n, producers, payload).await?;
+    let elapsed = tokio::time::timeout(Duration::from_secs(600), watcher)
+        .await??
+        .ok_or("nothing processed")?;
+    let memory = std::fs::read_to_string(format!("/proc/{}/status", host_pid(&host)))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(", ");
+    host.sigterm();
+    host.wait_exit(Duration::from_secs(20)).await;
+    Ok((
+        Run {
+            rate: n as f64 / elapsed.as_secs_f64(),
+            publish_rate: n as f64 / publish_time.as_secs_f64(),
+        },
+        memory,
+    ))
+}
+
+fn host_pid(host: &HostProcess) -> u32 {
+    host.pid().unwrap_or(0)
+}
+
+async fn e2e() -> Result<(), BoxError> {
+    let n = num("--messages", 20_000);
+    let producers = num("--producers", 4);
+    let payload = num("--payload-bytes", 256) as usize;
+    let component = PathBuf::from(
+        arg("--component").unwrap_or_else(|| "target/wasm32-wasip2/guest/sink_http.wasm".into()),
+    );
+    let broker;
+    let url = match arg("--danube-url") {
+        Some(u) => u,
+        None => {
+            broker = TestBroker::start().await?;
+            broker.url()
+        }
+    };
+    let client = DanubeClient::builder().service_url(&url).build().await?;
+    println!("broker {url}; {n} messages of {payload} B from {producers} producers per run");
+    let bare = bare_consumer(&client, n, producers, payload).await?;
+    println!(
+        "bare consumer (ack every message): {:.0} msgs/s (publishers: {:.0} msgs/s)",
+        bare.rate, bare.publish_rate
+    );
+    let (hosted, memory) =
+        through_host(&url, &client, component.clone(), n, producers, payload).await?;
+    println!(
+        "host + {}: {:.0} msgs/s (publishers: {:.0} msgs/s); host memory at end: {memory}",
+        component.display(),
+        hosted.rate,
+        hosted.publish_rate
+    );
+    println!("ratio host / bare consumer: {:.2}", hosted.rate / bare.rate);
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! Delivery rules of a subscription, without the network.
+
+use super::channel::{StreamReceiver, stream_channel};
+use super::log::MessageLog;
+use super::message::StoredMessage;
+use super::subscription::{SubKind, Subscription};
+use danube_core::proto::StreamMessage;
+use futures::task::noop_waker_ref;
+use std::task::{Context, Poll};
+
+fn log_with(count: u64) -> MessageLog {
+    let mut log = MessageLog::default();
+    for offset in 0..count {
+        log.append(StoredMessage::new(
+            StreamMessage::default(),
+            offset,
+            1,
+            "/default/t",
+            "http://127.0.0.1:1",
+        ));
+    }
+    log
+}
+
+/// Offsets waiting in a stream, without blocking.
+fn drain(rx: &mut StreamReceiver) -> Vec<u64> {
+    let mut cx = Context::from_waker(noop_waker_ref());
+    let mut offsets = Vec::new();
+    while let Poll::Ready(Some(Ok(message))) = rx.poll_recv(&mut cx) {
+        offsets.extend(message.msg_id.map(|id| id.topic_offset));
+    }
+    offsets
+}
+
+fn ids() -> impl FnMut() -> u64 {
+    let mut next = 0;
+    move || {
+        next += 1;
+        next
+    }
+}
+
+#[test]
+fn delivers_no_more_than_the_window() -> Result<(), tonic::Status> {
+    let log = log_with(3);
+    let mut sub = Subscription::new("s", SubKind::Exclusive, 0);
+    let id = sub.join("c", SubKind::Exclusive, ids())?;
+    let (tx, mut rx) = stream_channel(None);
+    assert!(sub.open_stream(id, 100, tx));
+    sub.dispatch(&log, 2);
+    assert_eq!(drain(&mut rx), vec![0, 1]);
+
+    assert!(sub.ack(0));
+    assert!(!sub.ack(0), "a second ack is a no-op");
+    sub.dispatch(&log, 2);
+    assert_eq!(drain(&mut rx), vec![2]);
+    assert_eq!(sub.floor(), 1);
+    Ok(())
+}
+
+#[test]
+fn a_closed_stream_hands_its_unacked_to_the_next_consumer() -> Result<(), tonic::Status> {
+    let log = log_with(3);
+    let mut sub = Subscription::new("s", SubKind::Shared, 0);
+    let mut new_id = ids();
+    let first = sub.join("a", SubKind::Shared, &mut new_id)?;
+    let (tx, mut rx_first) = stream_channel(None);
+    sub.open_stream(first, 100, tx);
+    sub.dispatch(&log, 10);
+    assert_eq!(drain(&mut rx_first), vec![0, 1, 2]);
+    sub.ack(1);
+
+    // A stale generation does not detach the consumer.
+    assert!(!sub.close_stream(first, 99));
+    assert!(sub.close_stream(first, 100));
+
+    let second = sub.join("b", SubKind::Shared, &mut new_id)?;
+    let (tx, mut rx_second) = stream_channel(None);
+    sub.open_stream(second, 101, tx);
+    sub.dispatch(&log, 10);
+    assert_eq!(drain(&mut rx_second), vec![0, 2]);
+    Ok(())
+}
+
+#[test]
+fn shared_consumers_take_turns() -> Result<(), tonic::Status> {
+    let log = log_with(4);
+    let mut sub = Subscription::new("s", SubKind::Shared, 0);
+    let mut new_id = ids();
+    let a = sub.join("a", SubKind::Shared, &mut new_id)?;
+    let b = sub.join("b", SubKind::Shared, &mut new_id)?;
+    let (tx_a, mut rx_a) = stream_channel(None);
+    let (tx_b, mut rx_b) = stream_channel(None);
+    sub.open_stream(a, 100, tx_a);
+    sub.open_stream(b, 101, tx_b);
+    sub.dispatch(&log, 10);
+    assert_eq!(drain(&mut rx_a), vec![0, 2]);
+    assert_eq!(drain(&mut rx_b), vec![1, 3]);
+    Ok(())
+}
+
+#[test]
+fn exclusive_admits_one_consumer_but_lets_it_reconnect() -> Result<(), tonic::Status> {
+    let mut sub = Subscription::new("s", SubKind::Exclusive, 0);
+    let mut new_id = ids();
+    let id = sub.join("a", SubKind::Exclusive, &mut new_id)?;
+    let refused = sub.join("b", SubKind::Exclusive, &mut new_id);
+    assert_eq!(
+        refused.err().map(|s| s.code()),
+        Some(tonic::Code::PermissionDenied)
+    );
+    let other_kind = sub.join("b", SubKind::Shared, &mut new_id);
+    assert_eq!(
+        other_kind.err().map(|s| s.code()),
+        Some(tonic::Code::PermissionDenied)
+    );
+    assert_eq!(sub.join("a", SubKind::Exclusive, &mut new_id)?, id);
+    Ok(())
+}
+
+#[test]
+fn nack_redelivers_and_delay_holds_back() -> Result<(), tonic::Status> {
+    let log = log_with(1);
+    let mut sub = Subscription::new("s", SubKind::Exclusive, 0);
+    let id = sub.join("a", SubKind::Exclusive, ids())?;
+    let (tx, mut rx) = stream_channel(None);
+    sub.open_stream(id, 100, tx);
+    sub.dispatch(&log, 10);
+    assert_eq!(drain(&mut rx), vec![0]);
+
+    assert!(sub.nack(0, false));
+    sub.dispatch(&log, 10);
+    assert_eq!(drain(&mut rx), vec![0]);
+
+    assert!(sub.nack(0, true));
+    sub.dispatch(&log, 10);
+    assert!(drain(&mut rx).is_empty());
+    assert_eq!(sub.floor(), 0, "a delayed message is still needed");
+    assert!(sub.release(0));
+    sub.dispatch(&log, 10);
+    assert_eq!(drain(&mut rx), vec![0]);
+    Ok(())
+}
+
+#[test]
+fn the_log_drops_what_no_one_needs() {
+    let mut log = log_with(5);
+    log.trim(3);
+    assert!(log.get(2).is_none());
+    assert_eq!(log.get(3).map(|m| m.offset), Some(3));
+    assert_eq!(log.next_offset(), 5);
+    log.trim(5);
+    assert!(log.get(4).is_none());
+    assert_eq!(log.next_offset(), 5);
+}
