@@ -4,6 +4,7 @@ use danube_connect_tests::harness::danube::publish_numbered;
 use danube_connect_tests::harness::{
     Danube, HostProcess, HostSpec, Receiver, eventually, paths, unique_topic,
 };
+use danube_client::Producer;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -31,6 +32,21 @@ async fn wait_all(receiver: &Receiver, n: u64, host: &HostProcess) -> BTreeSet<u
     })
 }
 
+/// Publish in steps, never more than 200 ahead of what arrived: a real broker stops delivering
+/// to a subscription that falls ~256 messages behind.
+async fn publish_paced(producer: Producer, receiver: Receiver, n: u64) -> Producer {
+    for start in (0..n).step_by(100) {
+        while start as usize >= receiver.accepted_numbers().len() + 200 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for i in start..(start + 100).min(n) {
+            let payload = format!("{{\"n\":{i}}}").into_bytes();
+            producer.send(payload, None).await.expect("publish");
+        }
+    }
+    producer
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_stream_loses_nothing() {
     const N: u64 = 3000;
@@ -52,18 +68,7 @@ async fn kill_9_mid_stream_loses_nothing() {
         "{}",
         host.log()
     );
-    // Publish in steps, never more than 200 ahead of what arrived: a real broker stops
-    // delivering to a subscription that falls ~256 messages behind.
-    let paced = receiver.clone();
-    let publisher = tokio::spawn(async move {
-        for start in (0..N).step_by(100) {
-            let ahead =
-                async || ((start as usize) < paced.accepted_numbers().len() + 200).then_some(());
-            eventually(Duration::from_secs(120), ahead).await;
-            publish_numbered(&producer, start..(start + 100).min(N)).await;
-        }
-        producer
-    });
+    let publisher = tokio::spawn(publish_paced(producer, receiver.clone(), N));
     let some = eventually(Duration::from_secs(60), async || {
         (receiver.accepted_numbers().len() >= 500).then_some(())
     })
