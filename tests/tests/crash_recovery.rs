@@ -1,10 +1,10 @@
 //! Nothing is lost when the host is killed or the broker goes away mid-stream.
 
+use danube_client::Producer;
 use danube_connect_tests::harness::danube::publish_numbered;
 use danube_connect_tests::harness::{
     Danube, HostProcess, HostSpec, Receiver, eventually, paths, unique_topic,
 };
-use danube_client::Producer;
 use std::collections::BTreeSet;
 use std::time::Duration;
 

@@ -68,12 +68,18 @@ impl ConsumerSet {
                     source,
                 })?;
             timeouts
-                .run(format!("subscribing to {topic} as `{}`", sink.subscription), consumer.subscribe())
+                .run(
+                    format!("subscribing to {topic} as `{}`", sink.subscription),
+                    consumer.subscribe(),
+                )
                 .await?;
             // Open the stream straight away: a reliable subscription whose stream is never
             // opened blocks the topic for every producer.
             let mut rx = timeouts
-                .run(format!("opening the message stream of {topic}"), consumer.receive())
+                .run(
+                    format!("opening the message stream of {topic}"),
+                    consumer.receive(),
+                )
                 .await?;
             let tx = tx.clone();
             let name = topic.clone();
@@ -83,7 +89,11 @@ impl ConsumerSet {
                         return;
                     }
                 }
-                let _ = tx.send(ConsumerEvent::Closed(format!("message stream of {name} ended"))).await;
+                let _ = tx
+                    .send(ConsumerEvent::Closed(format!(
+                        "message stream of {name} ended"
+                    )))
+                    .await;
             });
             consumers.push(consumer);
         }
@@ -132,8 +142,13 @@ async fn ack_loop(
         if failed {
             continue;
         }
-        let Some(consumer) = consumers.get_mut(idx) else { continue };
-        let what = format!("acknowledging {}@{}", m.msg_id.topic_name, m.msg_id.topic_offset);
+        let Some(consumer) = consumers.get_mut(idx) else {
+            continue;
+        };
+        let what = format!(
+            "acknowledging {}@{}",
+            m.msg_id.topic_name, m.msg_id.topic_offset
+        );
         match timeouts.run(what, consumer.ack(&m)).await {
             Ok(()) => on_acked(&m),
             Err(e) => {

@@ -84,11 +84,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("5. what the receiver got:");
     for r in receiver.accepted() {
         println!(
-            "   {} {}  X-Danube-Topic={}  X-Danube-Offset={}  {} bytes",
+            "   {} {}  X-Danube-Topic={}  offsets {}..={}  {} bytes",
             r.method,
             r.path,
             r.header("x-danube-topic").unwrap_or("-"),
-            r.header("x-danube-offset").unwrap_or("-"),
+            r.header("x-danube-first-offset").unwrap_or("-"),
+            r.header("x-danube-last-offset").unwrap_or("-"),
             r.body.len()
         );
         println!("   {}", String::from_utf8_lossy(&r.body));

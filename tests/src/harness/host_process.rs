@@ -80,6 +80,8 @@ impl HostProcess {
             .arg(&config_path)
             .arg("--cache-dir")
             .arg(cache_dir())
+            // The generated file names the broker; an inherited override must not redirect it.
+            .env_remove("DANUBE_SERVICE_URL")
             .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("LOG_LEVEL", "info,danube_client=warn")
             .stdout(Stdio::null())
