@@ -98,7 +98,10 @@ struct BenchArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: the work per message is a chain of small hand-offs (stream, batcher, guest,
+    // ack pipeline), and waking a second worker for each costs more than it parallelises.
+    // Guest deadlines do not depend on it: the epoch ticker is a thread of its own.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -7,7 +7,7 @@
 //!   rates, their ratio and the host's memory.
 
 use danube_client::{DanubeClient, SubType};
-use danube_connect_tests::broker::TestBroker;
+use danube_connect_tests::broker::{BrokerOptions, TestBroker};
 use danube_connect_tests::harness::http::metric_sum;
 use danube_connect_tests::harness::{HostProcess, HostSpec, Receiver, unique_topic};
 use std::path::PathBuf;
@@ -249,7 +249,11 @@ async fn e2e() -> Result<(), BoxError> {
     let url = match arg("--danube-url") {
         Some(u) => u,
         None => {
-            broker = TestBroker::start().await?;
+            broker = TestBroker::start_with(BrokerOptions {
+                max_unacked: num("--max-unacked", 10) as usize,
+                ..BrokerOptions::default()
+            })
+            .await?;
             broker.url()
         }
     };
