@@ -2,9 +2,7 @@
 
 use danube_client::Producer;
 use danube_connect_tests::harness::danube::publish_numbered;
-use danube_connect_tests::harness::{
-    Danube, HostProcess, HostSpec, Receiver, eventually, paths, unique_topic,
-};
+use danube_connect_tests::harness::{Danube, HostProcess, Pipeline, Receiver, eventually};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -50,24 +48,13 @@ async fn publish_paced(producer: Producer, receiver: Receiver, n: u64) -> Produc
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_stream_loses_nothing() {
     const N: u64 = 3000;
-    let danube = Danube::start().await;
-    let topic = unique_topic("kill9");
-    let producer = danube.producer(&topic).await;
     let receiver = Receiver::start().await;
-    let mut host = HostProcess::start(
-        HostSpec::sink(
-            "kill9",
-            paths::component("sink_http"),
-            &topic,
-            &config(&receiver),
-        ),
-        danube.url(),
-    );
-    assert!(
-        host.wait_ready(Duration::from_secs(30)).await,
-        "{}",
-        host.log()
-    );
+    let Pipeline {
+        danube: _danube,
+        producer,
+        mut host,
+        ..
+    } = Pipeline::start("kill9", "sink_http", &config(&receiver)).await;
     let publisher = tokio::spawn(publish_paced(producer, receiver.clone(), N));
     let some = eventually(Duration::from_secs(60), async || {
         (receiver.accepted_numbers().len() >= 500).then_some(())
@@ -91,86 +78,60 @@ async fn kill_9_mid_stream_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_restart_mid_stream_resumes_without_host_restart() {
     let danube = Danube::start().await;
-    let Some(broker) = danube.test_broker() else {
+    if danube.test_broker().is_none() {
         eprintln!(
             "skipped: a real broker cannot be restarted by the test (DANUBE_SERVICE_URL is set)"
         );
         return;
-    };
-    let topic = unique_topic("broker-restart");
-    let producer = danube.producer(&topic).await;
+    }
     let receiver = Receiver::start().await;
-    let mut host = HostProcess::start(
-        HostSpec::sink(
-            "restart",
-            paths::component("sink_http"),
-            &topic,
-            &config(&receiver),
-        ),
-        danube.url(),
-    );
-    assert!(
-        host.wait_ready(Duration::from_secs(30)).await,
-        "{}",
-        host.log()
-    );
-    publish_numbered(&producer, 0..500).await;
+    let p = Pipeline::start_on(danube, "restart", "sink_http", &config(&receiver)).await;
+    let Some(broker) = p.danube.test_broker() else {
+        return;
+    };
+    publish_numbered(&p.producer, 0..500).await;
     let some = eventually(Duration::from_secs(60), async || {
         (receiver.accepted_numbers().len() >= 100).then_some(())
     })
     .await;
-    assert!(some.is_some(), "{}", host.log());
+    assert!(some.is_some(), "{}", p.host.log());
     broker.stop().await;
     let not_ready = eventually(Duration::from_secs(30), async || {
-        (host.readyz().await == Some(503)).then_some(())
+        (p.host.readyz().await == Some(503)).then_some(())
     })
     .await;
     assert!(
         not_ready.is_some(),
         "/readyz must report the lost broker:\n{}",
-        host.log()
+        p.host.log()
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
     broker.restart().await.expect("restart broker");
     // The old producer's connection died with the broker; publish the rest with a new one.
-    let producer = danube.producer(&topic).await;
+    let producer = p.danube.producer(&p.topic).await;
     publish_numbered(&producer, 500..1000).await;
-    let got = wait_all(&receiver, 1000, &host).await;
+    let got = wait_all(&receiver, 1000, &p.host).await;
     assert_eq!(got, (0..1000).collect());
+    let mut host = p.host;
     assert!(host.is_running());
     assert_eq!(host.readyz().await, Some(200));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_and_exits_cleanly() {
-    let danube = Danube::start().await;
-    let topic = unique_topic("sigterm");
-    let producer = danube.producer(&topic).await;
     let receiver = Receiver::start().await;
-    let mut host = HostProcess::start(
-        HostSpec::sink(
-            "sigterm",
-            paths::component("sink_http"),
-            &topic,
-            &config(&receiver),
-        ),
-        danube.url(),
-    );
-    assert!(
-        host.wait_ready(Duration::from_secs(30)).await,
-        "{}",
-        host.log()
-    );
-    publish_numbered(&producer, 0..50).await;
+    let mut p = Pipeline::start("sigterm", "sink_http", &config(&receiver)).await;
+    publish_numbered(&p.producer, 0..50).await;
     let done = eventually(Duration::from_secs(30), async || {
         (receiver.accepted_numbers().len() >= 50).then_some(())
     })
     .await;
-    assert!(done.is_some(), "{}", host.log());
-    host.sigterm();
-    let status = host
+    assert!(done.is_some(), "{}", p.host.log());
+    p.host.sigterm();
+    let status = p
+        .host
         .wait_exit(Duration::from_secs(20))
         .await
         .expect("host exits after SIGTERM");
-    assert!(status.success(), "exit status {status}:\n{}", host.log());
+    assert!(status.success(), "exit status {status}:\n{}", p.host.log());
 }

@@ -3,40 +3,25 @@
 
 use danube_connect_tests::harness::danube::drain;
 use danube_connect_tests::harness::http::metric_sum;
-use danube_connect_tests::harness::{
-    Danube, HostProcess, HostSpec, Receiver, eventually, paths, unique_topic,
-};
+use danube_connect_tests::harness::{Pipeline, Receiver, eventually};
 use std::time::Duration;
 
 /// Publish `a0..a9`, the poison payload, `b0..b9`; expect the twenty good ones delivered, the
 /// poison one dead-lettered as `guest_trap`, traps of `kind` counted, and the host alive.
 async fn poison_is_isolated(poison: &str, kind: &str, runtime: &str) {
-    let danube = Danube::start().await;
-    let topic = unique_topic(&format!("chaos-{poison}"));
-    let dlq = format!("{topic}-dlq");
-    let producer = danube.producer(&topic).await;
-    let _dlq_producer = danube.producer(&dlq).await;
-    let (mut dlq_consumer, mut dlq_rx) = danube.subscribe(&dlq, "dlq-reader").await;
     let receiver = Receiver::start().await;
     let extra = format!(
         "[runtime]\n{runtime}\n\n[capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n[config]\nurl = \"{}\"\n",
         receiver.url("/chaos")
     );
-    let mut host = HostProcess::start(
-        HostSpec::sink("chaos", paths::component("chaos_sink"), &topic, &extra),
-        danube.url(),
-    );
-    assert!(
-        host.wait_ready(Duration::from_secs(30)).await,
-        "{}",
-        host.log()
-    );
+    let mut p = Pipeline::start("chaos", "chaos_sink", &extra).await;
+    let (_dlq_producer, mut dlq_consumer, mut dlq_rx) = p.dead_letters().await;
     let mut payloads: Vec<String> = (0..10).map(|i| format!("a{i}")).collect();
     payloads.push(poison.to_string());
     payloads.extend((0..10).map(|i| format!("b{i}")));
-    for p in &payloads {
-        producer
-            .send(p.clone().into_bytes(), None)
+    for payload in &payloads {
+        p.producer
+            .send(payload.clone().into_bytes(), None)
             .await
             .expect("publish");
     }
@@ -45,7 +30,7 @@ async fn poison_is_isolated(poison: &str, kind: &str, runtime: &str) {
         dead.len(),
         1,
         "poison message not dead-lettered:\n{}",
-        host.log()
+        p.host.log()
     );
     assert_eq!(&dead[0].payload[..], poison.as_bytes());
     assert_eq!(
@@ -63,12 +48,15 @@ async fn poison_is_isolated(poison: &str, kind: &str, runtime: &str) {
     let got = eventually(Duration::from_secs(30), delivered)
         .await
         .expect("good messages delivered");
-    let expected: std::collections::BTreeSet<String> =
-        payloads.iter().filter(|p| *p != poison).cloned().collect();
+    let expected: std::collections::BTreeSet<String> = payloads
+        .iter()
+        .filter(|payload| *payload != poison)
+        .cloned()
+        .collect();
     assert_eq!(got, expected);
-    assert!(host.is_running(), "the host must survive its guest");
-    assert_eq!(host.readyz().await, Some(200));
-    let metrics = host.metrics().await;
+    assert!(p.host.is_running(), "the host must survive its guest");
+    assert_eq!(p.host.readyz().await, Some(200));
+    let metrics = p.host.metrics().await;
     let traps = metric_sum(
         &metrics,
         "danube_connector_guest_traps_total",

@@ -2,9 +2,7 @@
 
 use danube_connect_tests::harness::danube::publish_numbered;
 use danube_connect_tests::harness::http::metric_sum;
-use danube_connect_tests::harness::{
-    Danube, HostProcess, HostSpec, Receiver, eventually, paths, unique_topic,
-};
+use danube_connect_tests::harness::{Pipeline, Receiver, eventually};
 use std::time::Duration;
 
 fn sink_config(receiver: &Receiver, body: &str) -> String {
@@ -14,24 +12,10 @@ fn sink_config(receiver: &Receiver, body: &str) -> String {
     )
 }
 
-async fn deliver(body_mode: &str, n: u64) -> (Danube, Receiver, HostProcess) {
-    let danube = Danube::start().await;
-    let topic = unique_topic("http-delivery");
-    let producer = danube.producer(&topic).await;
+async fn deliver(body_mode: &str, n: u64) -> (Receiver, Pipeline) {
     let receiver = Receiver::start().await;
-    let spec = HostSpec::sink(
-        "delivery",
-        paths::component("sink_http"),
-        &topic,
-        &sink_config(&receiver, body_mode),
-    );
-    let mut host = HostProcess::start(spec, danube.url());
-    assert!(
-        host.wait_ready(Duration::from_secs(30)).await,
-        "host not ready:\n{}",
-        host.log()
-    );
-    publish_numbered(&producer, 0..n).await;
+    let p = Pipeline::start("delivery", "sink_http", &sink_config(&receiver, body_mode)).await;
+    publish_numbered(&p.producer, 0..n).await;
     let done = eventually(Duration::from_secs(60), async || {
         (receiver.accepted_numbers().len() as u64 >= n).then_some(())
     })
@@ -40,14 +24,14 @@ async fn deliver(body_mode: &str, n: u64) -> (Danube, Receiver, HostProcess) {
         done.is_some(),
         "only {} of {n} arrived:\n{}",
         receiver.accepted_numbers().len(),
-        host.log()
+        p.host.log()
     );
-    (danube, receiver, host)
+    (receiver, p)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_array_delivers_every_message_once_in_order() {
-    let (_danube, receiver, host) = deliver("json_array", 500).await;
+    let (receiver, p) = deliver("json_array", 500).await;
     // Give a duplicate the chance to show up before counting.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.accepted_numbers(), (0..500).collect::<Vec<u64>>());
@@ -55,7 +39,7 @@ async fn json_array_delivers_every_message_once_in_order() {
         assert_eq!(r.method, "POST");
         assert_eq!(r.header("content-type"), Some("application/json"));
     }
-    let metrics = host.metrics().await;
+    let metrics = p.host.metrics().await;
     assert_eq!(
         metric_sum(
             &metrics,
@@ -72,7 +56,7 @@ async fn json_array_delivers_every_message_once_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ndjson_mode_sends_one_document_per_line() {
-    let (_danube, receiver, _host) = deliver("ndjson", 200).await;
+    let (receiver, _p) = deliver("ndjson", 200).await;
     assert_eq!(receiver.accepted_numbers(), (0..200).collect::<Vec<u64>>());
     let first = &receiver.accepted()[0];
     assert_eq!(first.header("content-type"), Some("application/x-ndjson"));
@@ -82,14 +66,14 @@ async fn ndjson_mode_sends_one_document_per_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_message_mode_carries_metadata_headers() {
-    let (_danube, receiver, _host) = deliver("per_message", 50).await;
+    let (receiver, _p) = deliver("per_message", 50).await;
     let requests = receiver.accepted();
     assert_eq!(requests.len(), 50);
     assert_eq!(receiver.accepted_numbers(), (0..50).collect::<Vec<u64>>());
     let r = &requests[3];
     assert!(
         r.header("x-danube-topic")
-            .is_some_and(|t| t.starts_with("/default/http-delivery"))
+            .is_some_and(|t| t.starts_with("/default/delivery-"))
     );
     assert_eq!(r.header("x-danube-offset"), Some("3"));
     assert!(r.header("x-danube-publish-time").is_some());

@@ -2,9 +2,7 @@
 
 use danube_connect_tests::harness::danube::{drain, publish_numbered};
 use danube_connect_tests::harness::http::metric_sum;
-use danube_connect_tests::harness::{
-    Danube, HostProcess, HostSpec, Receiver, Reply, eventually, paths, unique_topic,
-};
+use danube_connect_tests::harness::{Pipeline, Receiver, Reply, eventually};
 use std::time::Duration;
 
 fn config(url: &str, body: &str, allowed: &str) -> String {
@@ -14,11 +12,17 @@ fn config(url: &str, body: &str, allowed: &str) -> String {
     )
 }
 
+async fn http_pipeline(name: &str, receiver: &Receiver, body: &str) -> Pipeline {
+    Pipeline::start(
+        name,
+        "sink_http",
+        &config(&receiver.url("/hook"), body, "http://127.0.0.1:*"),
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unavailable_receiver_loses_nothing_and_retries_are_counted() {
-    let danube = Danube::start().await;
-    let topic = unique_topic("http-503");
-    let producer = danube.producer(&topic).await;
     // The first six requests fail with 503, then the receiver recovers.
     let receiver = Receiver::scripted(|n, _| {
         if n < 6 {
@@ -28,19 +32,8 @@ async fn unavailable_receiver_loses_nothing_and_retries_are_counted() {
         }
     })
     .await;
-    let spec = HostSpec::sink(
-        "retry",
-        paths::component("sink_http"),
-        &topic,
-        &config(&receiver.url("/hook"), "json_array", "http://127.0.0.1:*"),
-    );
-    let mut host = HostProcess::start(spec, danube.url());
-    assert!(
-        host.wait_ready(Duration::from_secs(30)).await,
-        "{}",
-        host.log()
-    );
-    publish_numbered(&producer, 0..100).await;
+    let p = http_pipeline("retry", &receiver, "json_array").await;
+    publish_numbered(&p.producer, 0..100).await;
     let done = eventually(Duration::from_secs(60), async || {
         (receiver.accepted_numbers().len() >= 100).then_some(())
     })
@@ -49,7 +42,7 @@ async fn unavailable_receiver_loses_nothing_and_retries_are_counted() {
         done.is_some(),
         "{} of 100 arrived\n{}",
         receiver.accepted_numbers().len(),
-        host.log()
+        p.host.log()
     );
     let mut got = receiver.accepted_numbers();
     got.sort_unstable();
@@ -63,7 +56,7 @@ async fn unavailable_receiver_loses_nothing_and_retries_are_counted() {
             .count()
             >= 6
     );
-    let metrics = host.metrics().await;
+    let metrics = p.host.metrics().await;
     assert!(
         metric_sum(
             &metrics,
@@ -80,9 +73,6 @@ async fn unavailable_receiver_loses_nothing_and_retries_are_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_honoured() {
-    let danube = Danube::start().await;
-    let topic = unique_topic("http-429");
-    let producer = danube.producer(&topic).await;
     let receiver = Receiver::scripted(|n, _| {
         if n == 0 {
             Reply::status(429).header("Retry-After", "2")
@@ -91,24 +81,13 @@ async fn retry_after_is_honoured() {
         }
     })
     .await;
-    let spec = HostSpec::sink(
-        "retry-after",
-        paths::component("sink_http"),
-        &topic,
-        &config(&receiver.url("/hook"), "json_array", "http://127.0.0.1:*"),
-    );
-    let mut host = HostProcess::start(spec, danube.url());
-    assert!(
-        host.wait_ready(Duration::from_secs(30)).await,
-        "{}",
-        host.log()
-    );
-    publish_numbered(&producer, 0..1).await;
+    let p = http_pipeline("retry-after", &receiver, "json_array").await;
+    publish_numbered(&p.producer, 0..1).await;
     let done = eventually(Duration::from_secs(30), async || {
         (!receiver.accepted().is_empty()).then_some(())
     })
     .await;
-    assert!(done.is_some(), "{}", host.log());
+    assert!(done.is_some(), "{}", p.host.log());
     let requests = receiver.requests();
     let gap = requests[1].at.duration_since(requests[0].at);
     assert!(
@@ -119,13 +98,6 @@ async fn retry_after_is_honoured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_request_goes_to_dead_letter_topic_with_reason() {
-    let danube = Danube::start().await;
-    let topic = unique_topic("http-400");
-    let dlq = format!("{topic}-dlq");
-    let producer = danube.producer(&topic).await;
-    // Create the dead-letter topic and subscribe before anything is dead-lettered.
-    let _dlq_producer = danube.producer(&dlq).await;
-    let (mut dlq_consumer, mut dlq_rx) = danube.subscribe(&dlq, "dlq-reader").await;
     let receiver = Receiver::scripted(|_, body| {
         if body == b"{\"n\":7}" {
             Reply::status(400).body("field `n` must not be 7")
@@ -134,21 +106,11 @@ async fn bad_request_goes_to_dead_letter_topic_with_reason() {
         }
     })
     .await;
-    let spec = HostSpec::sink(
-        "dlq",
-        paths::component("sink_http"),
-        &topic,
-        &config(&receiver.url("/hook"), "per_message", "http://127.0.0.1:*"),
-    );
-    let mut host = HostProcess::start(spec, danube.url());
-    assert!(
-        host.wait_ready(Duration::from_secs(30)).await,
-        "{}",
-        host.log()
-    );
-    publish_numbered(&producer, 0..20).await;
+    let p = http_pipeline("dlq", &receiver, "per_message").await;
+    let (_dlq_producer, mut dlq_consumer, mut dlq_rx) = p.dead_letters().await;
+    publish_numbered(&p.producer, 0..20).await;
     let dead = drain(&mut dlq_consumer, &mut dlq_rx, 1, Duration::from_secs(30)).await;
-    assert_eq!(dead.len(), 1, "nothing dead-lettered:\n{}", host.log());
+    assert_eq!(dead.len(), 1, "nothing dead-lettered:\n{}", p.host.log());
     let m = &dead[0];
     assert_eq!(&m.payload[..], b"{\"n\":7}");
     assert_eq!(
@@ -160,7 +122,7 @@ async fn bad_request_goes_to_dead_letter_topic_with_reason() {
         reason.contains("400") && reason.contains("must not be 7"),
         "reason: {reason}"
     );
-    assert_eq!(m.attributes.get("dlq.source_topic"), Some(&topic));
+    assert_eq!(m.attributes.get("dlq.source_topic"), Some(&p.topic));
     assert_eq!(
         m.attributes.get("dlq.offset").map(String::as_str),
         Some("7")
@@ -173,7 +135,7 @@ async fn bad_request_goes_to_dead_letter_topic_with_reason() {
     let mut got = receiver.accepted_numbers();
     got.sort_unstable();
     assert_eq!(got, (0..20).filter(|n| *n != 7).collect::<Vec<u64>>());
-    let metrics = host.metrics().await;
+    let metrics = p.host.metrics().await;
     assert_eq!(
         metric_sum(
             &metrics,
@@ -186,33 +148,21 @@ async fn bad_request_goes_to_dead_letter_topic_with_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn url_outside_allowed_hosts_is_refused_clearly() {
-    let danube = Danube::start().await;
-    let topic = unique_topic("http-denied");
-    let producer = danube.producer(&topic).await;
     let receiver = Receiver::start().await;
-    let spec = HostSpec::sink(
-        "denied",
-        paths::component("sink_http"),
-        &topic,
-        &config(
-            &receiver.url("/hook"),
-            "json_array",
-            "https://*.example.com",
-        ),
+    let extra = config(
+        &receiver.url("/hook"),
+        "json_array",
+        "https://*.example.com",
     );
-    let mut host = HostProcess::start(spec, danube.url());
-    assert!(
-        host.wait_ready(Duration::from_secs(30)).await,
-        "{}",
-        host.log()
-    );
-    publish_numbered(&producer, 0..3).await;
-    let status = host
+    let mut p = Pipeline::start("denied", "sink_http", &extra).await;
+    publish_numbered(&p.producer, 0..3).await;
+    let status = p
+        .host
         .wait_exit(Duration::from_secs(30))
         .await
         .expect("host stops the connector");
     assert!(!status.success());
-    let log = host.log();
+    let log = p.host.log();
     assert!(
         log.contains("denied") && log.contains("allowed_hosts"),
         "{log}"

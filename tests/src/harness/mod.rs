@@ -6,10 +6,12 @@ pub mod danube;
 pub mod host_process;
 pub mod http;
 pub mod paths;
+pub mod pipeline;
 pub mod receiver;
 
 pub use danube::{Danube, unique_topic};
 pub use host_process::{HostProcess, HostSpec};
+pub use pipeline::Pipeline;
 pub use receiver::{Receiver, Reply};
 
 /// Poll `check` until it returns `Some` or `timeout` passes.
