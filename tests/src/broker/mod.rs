@@ -18,12 +18,11 @@ mod service;
 mod state;
 mod stream;
 mod subscription;
+#[cfg(test)]
+mod subscription_tests;
 mod test_broker;
 mod topic;
 
 pub use error::BrokerError;
 pub use options::BrokerOptions;
 pub use test_broker::TestBroker;
-
-#[cfg(test)]
-mod subscription_tests;
