@@ -2,6 +2,7 @@
 
 pub mod backoff;
 pub mod batcher;
+pub mod delivery;
 pub mod outcome;
 pub mod shutdown;
 pub mod sink;

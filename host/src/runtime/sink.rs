@@ -4,9 +4,10 @@
 
 use super::backoff::Backoff;
 use super::batcher::{self, BatchPolicy, Gathered};
+use super::delivery::{AfterRetryable, AfterTrap, BatchPlan, Step};
 use super::outcome::{Disposition, dispositions};
 use super::shutdown::Shutdown;
-use crate::component::bindings::Message;
+use crate::component::bindings::{BatchError, Message};
 use crate::component::{GuestFailure, SinkInstance};
 use crate::config::{ConnectorConfig, SinkSection};
 use crate::danube::dead_letter::DeadLetter;
@@ -17,7 +18,6 @@ use crate::observe::{ConnectorMetrics, Health};
 use danube_client::DanubeClient;
 use danube_core::message::StreamMessage;
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::time::Duration;
 
 /// Why the loop ended.
@@ -271,50 +271,42 @@ impl SinkRuntime {
         shutdown: &mut Shutdown,
     ) -> Result<(), Stop> {
         let messages: Vec<Message> = batch.iter().map(|(_, m)| message::to_guest(m)).collect();
-        let n = batch.len();
-        let mut attempts = vec![0u32; n];
-        let mut traps = vec![0u32; n];
-        let mut groups: VecDeque<Vec<usize>> = VecDeque::from([(0..n).collect::<Vec<_>>()]);
-        let mut retry_next: Vec<usize> = Vec::new();
-        let mut retry_floor: Option<Duration> = None;
-        let mut round = 0u32;
+        let mut plan = BatchPlan::new(batch.len(), self.max_retries, self.max_guest_traps);
         let mut consecutive_traps = 0u32;
         loop {
-            let Some(group) = groups.pop_front() else {
-                if retry_next.is_empty() {
-                    return Ok(());
+            let group = match plan.next_step() {
+                Step::Done => return Ok(()),
+                Step::Wait {
+                    round,
+                    at_least,
+                    messages,
+                } => {
+                    let delay = self.retry.delay(round, at_least);
+                    tracing::debug!(connector = self.name, messages, "retrying in {delay:?}");
+                    sleep_or_shutdown(delay, shutdown).await?;
+                    continue;
                 }
-                let delay = self.retry.delay(round, retry_floor.take());
-                round += 1;
-                tracing::debug!(
-                    connector = self.name,
-                    messages = retry_next.len(),
-                    "retrying in {delay:?}"
-                );
-                sleep_or_shutdown(delay, shutdown).await?;
-                groups.push_back(std::mem::take(&mut retry_next));
-                continue;
+                Step::Call(group) => group,
             };
-            let subset: Cow<[Message]> = if group.len() == n {
+            if let Err(failure) = self.ensure_open().await {
+                let trap = match failure {
+                    GuestFailure::Open(e) => {
+                        return Err(Stop::Fatal(format!("connector refused to open: {e:?}")));
+                    }
+                    trap => trap,
+                };
+                let delay = self.restart.delay(consecutive_traps, None);
+                consecutive_traps += 1;
+                tracing::warn!(connector = self.name, "{trap}; restarting in {delay:?}");
+                plan.requeue(group);
+                sleep_or_shutdown(delay, shutdown).await?;
+                continue;
+            }
+            let subset: Cow<[Message]> = if group.len() == messages.len() {
                 Cow::Borrowed(&messages)
             } else {
                 Cow::Owned(group.iter().map(|&i| messages[i].clone()).collect())
             };
-            if let Err(failure) = self.ensure_open().await {
-                match failure {
-                    GuestFailure::Open(e) => {
-                        return Err(Stop::Fatal(format!("connector refused to open: {e:?}")));
-                    }
-                    trap => {
-                        let delay = self.restart.delay(consecutive_traps, None);
-                        consecutive_traps += 1;
-                        tracing::warn!(connector = self.name, "{trap}; restarting in {delay:?}");
-                        groups.push_front(group);
-                        sleep_or_shutdown(delay, shutdown).await?;
-                        continue;
-                    }
-                }
-            }
             self.metrics.batch_size.observe(group.len() as f64);
             let timer = self.metrics.processing.start_timer();
             let result = self.instance.process(&subset).await;
@@ -335,86 +327,84 @@ impl SinkRuntime {
                         "guest trapped ({}): {message}; restarting in {delay:?}",
                         kind.label()
                     );
-                    if group.len() > 1 {
-                        // Split to find the message that makes it trap; the rest goes through.
-                        let (a, b) = group.split_at(group.len() / 2);
-                        groups.push_front(b.to_vec());
-                        groups.push_front(a.to_vec());
-                    } else {
-                        let i = group[0];
-                        traps[i] += 1;
-                        if traps[i] >= self.max_guest_traps {
-                            self.metrics.failed("guest_trap", 1);
-                            let letter = DeadLetter {
-                                kind: "guest_trap",
-                                reason: format!(
-                                    "connector trapped ({}) {} times on this message: {message}",
-                                    kind.label(),
-                                    traps[i]
-                                ),
-                                attempts: traps[i],
-                            };
-                            self.dead_letter(conn, &batch[i], &letter).await?;
-                        } else {
-                            groups.push_front(group);
-                        }
+                    if let AfterTrap::GiveUp { index, traps } = plan.trapped(group) {
+                        self.metrics.failed("guest_trap", 1);
+                        let letter = DeadLetter {
+                            kind: "guest_trap",
+                            reason: format!(
+                                "connector trapped ({}) {traps} times on this message: {message}",
+                                kind.label()
+                            ),
+                            attempts: traps,
+                        };
+                        self.dead_letter(conn, &batch[index], &letter).await?;
                     }
                     sleep_or_shutdown(delay, shutdown).await?;
                 }
                 Ok(result) => {
                     consecutive_traps = 0;
-                    let mut fatal = None;
-                    for (pos, disposition) in
-                        dispositions(group.len(), result).into_iter().enumerate()
-                    {
-                        let i = group[pos];
-                        match disposition {
-                            Disposition::Done => self.ack(conn, &batch[i]).await?,
-                            Disposition::Retry { reason, after } => {
-                                self.metrics.failed("retryable", 1);
-                                attempts[i] += 1;
-                                if attempts[i] > self.max_retries {
-                                    let letter = DeadLetter {
-                                        kind: "retries_exhausted",
-                                        reason: format!(
-                                            "gave up after {} attempts: {reason}",
-                                            attempts[i]
-                                        ),
-                                        attempts: attempts[i],
-                                    };
-                                    self.dead_letter(conn, &batch[i], &letter).await?;
-                                } else {
-                                    self.metrics.retries.inc();
-                                    if attempts[i] == 1 || retry_next.is_empty() {
-                                        tracing::warn!(
-                                            connector = self.name,
-                                            "retryable failure: {reason}"
-                                        );
-                                    }
-                                    retry_next.push(i);
-                                    retry_floor = retry_floor.max(after);
-                                }
-                            }
-                            Disposition::DeadLetter { reason } => {
-                                self.metrics.failed("invalid_data", 1);
-                                let letter = DeadLetter {
-                                    kind: "invalid_data",
-                                    reason,
-                                    attempts: attempts[i] + 1,
-                                };
-                                self.dead_letter(conn, &batch[i], &letter).await?;
-                            }
-                            Disposition::Fatal { reason } => {
-                                self.metrics.failed("fatal", 1);
-                                fatal.get_or_insert(reason);
-                            }
-                        }
-                    }
-                    if let Some(reason) = fatal {
-                        return Err(Stop::Fatal(reason));
-                    }
+                    self.settle(conn, batch, &group, result, &mut plan).await?;
                 }
             }
+        }
+    }
+
+    /// Act on the connector's answer for one group: ack, queue for retry, or dead-letter.
+    async fn settle(
+        &mut self,
+        conn: &mut Connection,
+        batch: &[(usize, StreamMessage)],
+        group: &[usize],
+        result: Result<(), BatchError>,
+        plan: &mut BatchPlan,
+    ) -> Result<(), Stop> {
+        let mut fatal = None;
+        for (pos, disposition) in dispositions(group.len(), result).into_iter().enumerate() {
+            let i = group[pos];
+            let letter = match disposition {
+                Disposition::Done => {
+                    self.ack(conn, &batch[i]).await?;
+                    continue;
+                }
+                Disposition::Retry { reason, after } => {
+                    self.metrics.failed("retryable", 1);
+                    match plan.retryable(i, after) {
+                        AfterRetryable::Queued { first } => {
+                            self.metrics.retries.inc();
+                            if first {
+                                tracing::warn!(
+                                    connector = self.name,
+                                    "retryable failure: {reason}"
+                                );
+                            }
+                            continue;
+                        }
+                        AfterRetryable::GiveUp { attempts } => DeadLetter {
+                            kind: "retries_exhausted",
+                            reason: format!("gave up after {attempts} attempts: {reason}"),
+                            attempts,
+                        },
+                    }
+                }
+                Disposition::DeadLetter { reason } => {
+                    self.metrics.failed("invalid_data", 1);
+                    DeadLetter {
+                        kind: "invalid_data",
+                        reason,
+                        attempts: plan.attempts(i),
+                    }
+                }
+                Disposition::Fatal { reason } => {
+                    self.metrics.failed("fatal", 1);
+                    fatal.get_or_insert(reason);
+                    continue;
+                }
+            };
+            self.dead_letter(conn, &batch[i], &letter).await?;
+        }
+        match fatal {
+            Some(reason) => Err(Stop::Fatal(reason)),
+            None => Ok(()),
         }
     }
 
