@@ -15,6 +15,15 @@ fn host(args: &[&str], dir: &Path) -> Output {
         .expect("run host")
 }
 
+/// `validate --config CFG --component COMPONENT`, run in `dir`.
+fn validate(cfg: &Path, component: &Path, dir: &Path) -> Output {
+    let (cfg, component) = (cfg.to_string_lossy(), component.to_string_lossy());
+    host(
+        &["validate", "--config", &cfg, "--component", &component],
+        dir,
+    )
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -52,16 +61,7 @@ fn malformed_config_names_file_and_key() {
     );
 
     std::fs::write(&cfg, GOOD.replace("\"/default/t\"", "\"orders.v1\"")).expect("write");
-    let out = host(
-        &[
-            "validate",
-            "--config",
-            cfg.to_str().unwrap_or_default(),
-            "--component",
-            component.to_str().unwrap_or_default(),
-        ],
-        dir.path(),
-    );
+    let out = validate(&cfg, &component, dir.path());
     let err = stderr(&out);
     assert!(
         !out.status.success() && err.contains("sink.topics[0]") && err.contains("orders.v1"),
@@ -132,16 +132,7 @@ fn validate_opens_the_connector_without_danube() {
     let cfg = dir.path().join("c.toml");
     let component = paths::component("sink_http");
     std::fs::write(&cfg, GOOD).expect("write");
-    let out = host(
-        &[
-            "validate",
-            "--config",
-            cfg.to_str().unwrap_or_default(),
-            "--component",
-            component.to_str().unwrap_or_default(),
-        ],
-        dir.path(),
-    );
+    let out = validate(&cfg, &component, dir.path());
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok:"));
 
@@ -151,16 +142,7 @@ fn validate_opens_the_connector_without_danube() {
         GOOD.replace("url = \"http://127.0.0.1:9/hook\"", "url = \"ftp://x\""),
     )
     .expect("write");
-    let out = host(
-        &[
-            "validate",
-            "--config",
-            cfg.to_str().unwrap_or_default(),
-            "--component",
-            component.to_str().unwrap_or_default(),
-        ],
-        dir.path(),
-    );
+    let out = validate(&cfg, &component, dir.path());
     let err = stderr(&out);
     assert!(!out.status.success() && err.contains("url"), "{err}");
 
@@ -173,16 +155,7 @@ fn validate_opens_the_connector_without_danube() {
         ),
     )
     .expect("write");
-    let out = host(
-        &[
-            "validate",
-            "--config",
-            cfg.to_str().unwrap_or_default(),
-            "--component",
-            component.to_str().unwrap_or_default(),
-        ],
-        dir.path(),
-    );
+    let out = validate(&cfg, &component, dir.path());
     let err = stderr(&out);
     assert!(
         !out.status.success() && err.contains("capabilities.http") && err.contains("wasi:http"),
