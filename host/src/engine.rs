@@ -15,6 +15,17 @@ pub struct EngineLimits {
     pub max_memory_bytes: usize,
 }
 
+impl EngineLimits {
+    /// Room for every connector's instance, a second one for each during a swap, and slack.
+    pub fn for_connectors(connectors: usize) -> Self {
+        let n = u32::try_from(connectors).unwrap_or(u32::MAX / 64);
+        Self {
+            max_instances: n.saturating_mul(2).saturating_add(16).max(32),
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for EngineLimits {
     fn default() -> Self {
         Self {

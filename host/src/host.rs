@@ -7,7 +7,7 @@ use crate::capabilities::log::LogCapability;
 use crate::capabilities::metrics::{GuestMetricFamilies, MetricsCapability};
 use crate::capabilities::state::StateCapability;
 use crate::component::cache::ComponentCache;
-use crate::component::sink_instance::SinkFactory;
+use crate::component::sink_instance::{CapabilitySource, InstanceSettings, SinkFactory};
 use crate::component::store::{Capabilities, GuestState};
 use crate::component::{LoadedComponent, World, linker, loader};
 use crate::config::ConnectorConfig;
@@ -30,8 +30,11 @@ pub struct Host {
 }
 
 impl Host {
-    pub fn new(cache_dir: Option<PathBuf>) -> anyhow::Result<Self> {
-        let engine = engine::build(&EngineLimits::default())
+    /// A host sized for `connectors` connectors (each may briefly hold two instances while
+    /// its component is swapped).
+    pub fn new(cache_dir: Option<PathBuf>, connectors: usize) -> anyhow::Result<Self> {
+        let limits = EngineLimits::for_connectors(connectors);
+        let engine = engine::build(&limits)
             .map_err(|e| anyhow::anyhow!("{e:#}"))
             .context("creating the WebAssembly engine")?;
         let linker = linker::build(&engine)
@@ -56,11 +59,23 @@ impl Host {
         Ok(loaded)
     }
 
+    /// What every instance of this connector gets: capabilities (opened once here), limits
+    /// and its `[config]`.
+    pub fn instance_settings(&self, config: &ConnectorConfig) -> anyhow::Result<InstanceSettings> {
+        Ok(InstanceSettings {
+            capabilities: self.capabilities(config)?,
+            memory_limit: (config.runtime.memory_limit_mb as usize) << 20,
+            call_deadline: Duration::from_millis(config.runtime.call_deadline_ms),
+            config_json: config.guest_config_json(),
+        })
+    }
+
     /// Check the component fits the config (role, grants) and pre-link it.
     pub fn sink_factory(
         &self,
         config: &ConnectorConfig,
         loaded: &LoadedComponent,
+        settings: &InstanceSettings,
     ) -> anyhow::Result<Arc<SinkFactory>> {
         if loaded.world != World::Sink {
             bail!(
@@ -71,15 +86,12 @@ impl Host {
             );
         }
         grants::check(loaded.imports.iter().map(String::as_str), config)?;
-        let capabilities = self.capabilities(config)?;
         let factory = SinkFactory::new(
             &self.engine,
             &self.linker,
             &loaded.component,
-            capabilities,
-            (config.runtime.memory_limit_mb as usize) << 20,
-            Duration::from_millis(config.runtime.call_deadline_ms),
-            config.guest_config_json(),
+            settings.clone(),
+            loaded.info(),
         )
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .with_context(|| format!("linking {}", loaded.path.display()))?;
@@ -88,10 +100,7 @@ impl Host {
 
     /// Builds each new instance's capabilities; pools and databases are opened once here and
     /// shared by every restart of the connector.
-    fn capabilities(
-        &self,
-        config: &ConnectorConfig,
-    ) -> anyhow::Result<Box<dyn Fn() -> Capabilities + Send + Sync>> {
+    fn capabilities(&self, config: &ConnectorConfig) -> anyhow::Result<CapabilitySource> {
         let name: Arc<str> = config.connector.name.as_str().into();
         let http = match &config.capabilities.http {
             Some(grant) => {
@@ -120,7 +129,7 @@ impl Host {
             None => StateCapability::denied(),
         };
         let families = self.families.clone();
-        Ok(Box::new(move || Capabilities {
+        Ok(Arc::new(move || Capabilities {
             http: match &http {
                 Some((allow, client)) => HttpCapability {
                     connector: name.clone(),

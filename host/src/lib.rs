@@ -9,3 +9,4 @@ pub mod engine;
 pub mod host;
 pub mod observe;
 pub mod runtime;
+pub mod supervisor;

@@ -4,13 +4,18 @@ use danube_connect_host::bench::{self, BenchSpec};
 use danube_connect_host::component::SinkInstance;
 use danube_connect_host::component::cache::{ComponentCache, Origin};
 use danube_connect_host::component::inspect;
-use danube_connect_host::config::{self, ConnectorConfig, LogFormat};
+use danube_connect_host::config::{self, ConnectorConfig, LogFormat, MetricsSection};
 use danube_connect_host::host::{Host, component_path};
-use danube_connect_host::observe::{self, Health};
+use danube_connect_host::observe::admin::Admin;
+use danube_connect_host::observe::server;
 use danube_connect_host::runtime::shutdown;
-use danube_connect_host::runtime::sink::{Exit, SinkRuntime};
+use danube_connect_host::runtime::sink::Exit;
+use danube_connect_host::supervisor::{Connectors, Launch, launch, signals, watch};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
 
 /// Runs a sandboxed WebAssembly connector between Danube and an external system.
 #[derive(Parser)]
@@ -34,6 +39,20 @@ struct RunArgs {
     /// The connector config file.
     #[arg(long, env = "CONNECTOR_CONFIG_PATH")]
     config: Option<PathBuf>,
+    /// Hot-swap the component when its file changes.
+    #[arg(long)]
+    watch: bool,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+#[derive(Args)]
+struct HostArgs {
+    /// The host file listing the connectors to run.
+    host_file: PathBuf,
+    /// Hot-swap each component when its file changes.
+    #[arg(long)]
+    watch: bool,
     #[command(flatten)]
     cache: CacheArgs,
 }
@@ -60,6 +79,8 @@ impl CacheArgs {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run every connector a host file lists, in one process.
+    Run(HostArgs),
     /// Show a component's world, exports and imported capabilities.
     Inspect {
         component: PathBuf,
@@ -113,6 +134,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             None => run(cli.run).await,
+            Some(Command::Run(args)) => run_host(args).await,
             Some(Command::Inspect { component, cache }) => inspect_cmd(&component, &cache),
             Some(Command::Validate(args)) => validate(args).await,
             Some(Command::Bench(args)) => bench_cmd(args).await,
@@ -149,59 +171,110 @@ fn load_config(path: Option<&Path>) -> Result<ConnectorConfig> {
 async fn run(args: RunArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
     init_logging(&config.log.level, config.log.format);
-    let Some(sink) = config.sink.clone() else {
-        bail!(
-            "{}: source connectors are not supported by this host version yet; configure a [sink]",
-            config.path.display()
-        );
+    let host = Arc::new(Host::new(args.cache.dir(), 1)?);
+    let metrics = config.metrics.clone();
+    let file = config.path.clone();
+    let (trigger, shutdown) = shutdown::channel();
+    let spec = Launch {
+        config,
+        component: args.component,
+        standalone: true,
     };
-    let host = Host::new(args.cache.dir())?;
-    let path = component_path(args.component.as_deref(), &config)?;
-    let loaded = host.load(&path)?;
-    tracing::info!(
-        connector = config.connector.name,
-        component = %path.display(),
-        sha256 = &loaded.digest[..12],
-        origin = ?loaded.origin,
-        load_ms = loaded.load_time.as_secs_f64() * 1e3,
-        "component ready"
-    );
-    let factory = host.sink_factory(&config, &loaded)?;
-    let health = Health::default();
-    if config.metrics.enabled {
-        let addr = observe::server::serve(
-            config.metrics.bind,
-            host.metrics.registry.clone(),
-            health.clone(),
-        )
-        .await
-        .with_context(|| {
+    let (handle, task) = launch(&host, spec, shutdown)?;
+    let connectors = Arc::new(Connectors::new(vec![handle]));
+    start_services(&host, &connectors, &metrics, &file, args.watch).await?;
+    shutdown::on_signals(trigger);
+    Ok(wait_for(vec![task]).await)
+}
+
+async fn run_host(args: HostArgs) -> Result<ExitCode> {
+    let file = config::load_host_file(&args.host_file)?;
+    init_logging(&file.log.level, file.log.format);
+    let host = Arc::new(Host::new(args.cache.dir(), file.connectors.len())?);
+    let (trigger, shutdown) = shutdown::channel();
+    let mut handles = Vec::new();
+    let mut tasks = Vec::new();
+    for hosted in file.connectors {
+        let name = hosted.config.connector.name.clone();
+        let from = hosted.config.path.clone();
+        let spec = Launch {
+            config: hosted.config,
+            component: hosted.component,
+            standalone: false,
+        };
+        let (handle, task) = launch(&host, spec, shutdown.clone())
+            .with_context(|| format!("starting connector `{name}` ({})", from.display()))?;
+        handles.push(handle);
+        tasks.push(task);
+    }
+    tracing::info!(connectors = handles.len(), host_file = %file.path.display(), "connectors started");
+    let connectors = Arc::new(Connectors::new(handles));
+    start_services(&host, &connectors, &file.metrics, &file.path, args.watch).await?;
+    shutdown::on_signals(trigger);
+    Ok(wait_for(tasks).await)
+}
+
+/// Metrics and admin listener, SIGHUP reloads, and the file watcher.
+async fn start_services(
+    host: &Arc<Host>,
+    connectors: &Arc<Connectors>,
+    metrics: &MetricsSection,
+    file: &Path,
+    watch_files: bool,
+) -> Result<()> {
+    if metrics.enabled {
+        let loopback = metrics.bind.ip().is_loopback();
+        let admin = Admin {
+            connectors: connectors.clone(),
+            registry: host.metrics.registry.clone(),
+            token: metrics.admin_token.as_deref().map(Arc::from),
+            changes_allowed: loopback,
+        };
+        let addr = server::serve(metrics.bind, admin).await.with_context(|| {
             format!(
                 "binding metrics.bind = {} (from {})",
-                config.metrics.bind,
-                config.path.display()
+                metrics.bind,
+                file.display()
             )
         })?;
-        tracing::info!("metrics on http://{addr}/metrics");
-    }
-    let (trigger, shutdown) = shutdown::channel();
-    shutdown::on_signals(trigger);
-    let metrics = host.metrics.connector(&config.connector.name);
-    let runtime = SinkRuntime::new(&config, sink, SinkInstance::new(factory), metrics, health);
-    match runtime.run(shutdown).await {
-        Exit::Shutdown => {
-            tracing::info!("stopped");
-            Ok(ExitCode::SUCCESS)
+        if !loopback && metrics.admin_token.is_none() {
+            tracing::warn!(
+                "the admin API on {addr} is read-only: set metrics.admin_token to pause, restart or reload from a non-loopback address"
+            );
         }
-        Exit::Fatal(reason) => {
-            tracing::error!("connector stopped: {reason}");
-            Ok(ExitCode::FAILURE)
+        tracing::info!("metrics and admin API on http://{addr}");
+    }
+    signals::reload_on_sighup(connectors.clone());
+    if watch_files {
+        watch::watch(connectors.clone(), Duration::from_millis(500));
+    }
+    Ok(())
+}
+
+/// Wait for every connector to stop; fail when one stopped on a fatal error or crashed.
+async fn wait_for(tasks: Vec<JoinHandle<Exit>>) -> ExitCode {
+    let mut code = ExitCode::SUCCESS;
+    for task in tasks {
+        match task.await {
+            Ok(Exit::Shutdown) => {}
+            Ok(Exit::Fatal(reason)) => {
+                tracing::error!("connector stopped: {reason}");
+                code = ExitCode::FAILURE;
+            }
+            Err(e) => {
+                tracing::error!("connector task ended abnormally: {e}");
+                code = ExitCode::FAILURE;
+            }
         }
     }
+    if code == ExitCode::SUCCESS {
+        tracing::info!("stopped");
+    }
+    code
 }
 
 fn inspect_cmd(component: &Path, cache: &CacheArgs) -> Result<ExitCode> {
-    let host = Host::new(cache.dir())?;
+    let host = Host::new(cache.dir(), 1)?;
     let loaded = host.load(component)?;
     print!("{}", inspect::describe(&loaded));
     Ok(ExitCode::SUCCESS)
@@ -210,10 +283,11 @@ fn inspect_cmd(component: &Path, cache: &CacheArgs) -> Result<ExitCode> {
 async fn validate(args: RunArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
     init_logging(&config.log.level, config.log.format);
-    let host = Host::new(args.cache.dir())?;
+    let host = Host::new(args.cache.dir(), 1)?;
     let path = component_path(args.component.as_deref(), &config)?;
     let loaded = host.load(&path)?;
-    let factory = host.sink_factory(&config, &loaded)?;
+    let settings = host.instance_settings(&config)?;
+    let factory = host.sink_factory(&config, &loaded, &settings)?;
     let mut instance = SinkInstance::new(factory);
     let started = std::time::Instant::now();
     instance
@@ -253,10 +327,11 @@ async fn bench_cmd(args: BenchArgs) -> Result<ExitCode> {
             &|_| None,
         )?,
     };
-    let host = Host::new(args.cache.dir())?;
+    let host = Host::new(args.cache.dir(), 1)?;
     let path = component_path(args.component.as_deref(), &config)?;
     let loaded = host.load(&path)?;
-    let factory = host.sink_factory(&config, &loaded)?;
+    let settings = host.instance_settings(&config)?;
+    let factory = host.sink_factory(&config, &loaded, &settings)?;
     let spec = BenchSpec {
         messages: args.messages,
         batch_size: args.batch_size,

@@ -118,6 +118,9 @@ fn build(settings: &Settings, out: &mut Outgoing) -> Request {
     if let Some(name) = &settings.idempotency_header {
         request = request.header(name.as_str(), out.idempotency_key.as_str());
     }
+    if cfg!(feature = "build-marker") {
+        request = request.header("X-Danube-Build", "marker");
+    }
     if let Some(signer) = &settings.signer {
         for (name, value) in signer.headers(&out.idempotency_key, unix_now(), &out.body) {
             request = request.header(name, value);

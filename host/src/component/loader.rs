@@ -15,12 +15,28 @@ pub enum World {
 }
 
 impl World {
+    /// `sink` or `source`, as the admin API reports it.
+    pub fn role(self) -> &'static str {
+        match self {
+            World::Sink => "sink",
+            World::Source => "source",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             World::Sink => "danube:connect/sink-connector",
             World::Source => "danube:connect/source-connector",
         }
     }
+}
+
+/// Which component a connector runs, as reported in its status.
+#[derive(Debug, Clone)]
+pub struct ComponentInfo {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub world: World,
 }
 
 pub struct LoadedComponent {
@@ -32,6 +48,16 @@ pub struct LoadedComponent {
     pub exports: Vec<String>,
     pub origin: Origin,
     pub load_time: Duration,
+}
+
+impl LoadedComponent {
+    pub fn info(&self) -> ComponentInfo {
+        ComponentInfo {
+            path: self.path.clone(),
+            sha256: self.digest.clone(),
+            world: self.world,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -9,5 +9,5 @@ pub mod loader;
 pub mod sink_instance;
 pub mod store;
 
-pub use loader::{LoadError, LoadedComponent, World};
+pub use loader::{ComponentInfo, LoadError, LoadedComponent, World};
 pub use sink_instance::{GuestFailure, SinkInstance};

@@ -1,6 +1,7 @@
 //! One sink connector's live instance: created from a pre-linked component, called with a CPU
 //! deadline and a memory cap, and thrown away after a trap (a trapped instance is poisoned).
 
+use super::ComponentInfo;
 use super::bindings::{BatchError, GuestError, Message, sink};
 use super::store::{Capabilities, GuestState};
 use std::sync::Arc;
@@ -8,15 +9,26 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{InstancePre, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
+/// Builds each new instance's capabilities. Made once per connector: pools and databases
+/// behind it are shared by every restart and every swapped-in component.
+pub type CapabilitySource = Arc<dyn Fn() -> Capabilities + Send + Sync>;
+
+/// What every instance of a connector is given: its config, capabilities and limits.
+#[derive(Clone)]
+pub struct InstanceSettings {
+    pub capabilities: CapabilitySource,
+    pub memory_limit: usize,
+    pub call_deadline: Duration,
+    pub config_json: String,
+}
+
 /// Everything needed to start a fresh instance, shared by every restart.
 pub struct SinkFactory {
     engine: Engine,
     pre: InstancePre<GuestState>,
     indices: sink::GuestIndices,
-    capabilities: Box<dyn Fn() -> Capabilities + Send + Sync>,
-    memory_limit: usize,
-    call_deadline: Duration,
-    config_json: String,
+    settings: InstanceSettings,
+    info: ComponentInfo,
 }
 
 impl SinkFactory {
@@ -24,10 +36,8 @@ impl SinkFactory {
         engine: &Engine,
         linker: &Linker<GuestState>,
         component: &wasmtime::component::Component,
-        capabilities: Box<dyn Fn() -> Capabilities + Send + Sync>,
-        memory_limit: usize,
-        call_deadline: Duration,
-        config_json: String,
+        settings: InstanceSettings,
+        info: ComponentInfo,
     ) -> wasmtime::Result<Self> {
         let pre = linker.instantiate_pre(component)?;
         let indices = sink::GuestIndices::new(&pre)?;
@@ -35,11 +45,13 @@ impl SinkFactory {
             engine: engine.clone(),
             pre,
             indices,
-            capabilities,
-            memory_limit,
-            call_deadline,
-            config_json,
+            settings,
+            info,
         })
+    }
+
+    pub fn info(&self) -> &ComponentInfo {
+        &self.info
     }
 }
 
@@ -51,6 +63,9 @@ pub enum TrapKind {
     Deadline,
     /// The guest tried to grow memory past its limit.
     OutOfMemory,
+    /// The call outlived its deadline while waiting in a host call, where epoch
+    /// interruption cannot reach it.
+    HostCallTimeout,
     Other,
 }
 
@@ -60,6 +75,7 @@ impl TrapKind {
             TrapKind::Panic => "panic",
             TrapKind::Deadline => "deadline",
             TrapKind::OutOfMemory => "out_of_memory",
+            TrapKind::HostCallTimeout => "host_call_timeout",
             TrapKind::Other => "other",
         }
     }
@@ -91,6 +107,10 @@ impl SinkInstance {
         }
     }
 
+    pub fn info(&self) -> &ComponentInfo {
+        &self.factory.info
+    }
+
     pub fn is_open(&self) -> bool {
         self.live.is_some()
     }
@@ -108,7 +128,8 @@ impl SinkInstance {
             return Ok(());
         }
         let f = &self.factory;
-        let state = GuestState::new((f.capabilities)(), f.memory_limit, f.call_deadline);
+        let s = &f.settings;
+        let state = GuestState::new((s.capabilities)(), s.memory_limit, s.call_deadline);
         let mut store = Store::new(&f.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|ctx| {
@@ -130,10 +151,10 @@ impl SinkInstance {
             .indices
             .load(&mut store, &instance)
             .map_err(|e| trap(&store, e))?;
-        let config = f.config_json.clone();
+        let config = s.config_json.clone();
         let mut live = Live { store, guest };
         let opened = guarded(
-            f.call_deadline,
+            s.call_deadline,
             live.guest.call_open(&mut live.store, &config),
         )
         .await;
@@ -153,7 +174,7 @@ impl SinkInstance {
         batch: &[Message],
     ) -> Result<Result<(), BatchError>, GuestFailure> {
         self.ensure_open().await?;
-        let deadline = self.factory.call_deadline;
+        let deadline = self.factory.settings.call_deadline;
         let Some(live) = self.live.as_mut() else {
             return Err(GuestFailure::Trap {
                 kind: TrapKind::Other,
@@ -174,7 +195,7 @@ impl SinkInstance {
 
     /// `close` the live instance, if any, and drop it.
     pub async fn close(&mut self) -> Result<(), GuestFailure> {
-        let deadline = self.factory.call_deadline;
+        let deadline = self.factory.settings.call_deadline;
         let Some(mut live) = self.live.take() else {
             return Ok(());
         };
@@ -193,6 +214,10 @@ fn begin_call(store: &mut Store<GuestState>) {
     store.set_epoch_deadline(1);
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("the call was still waiting in a host call {0:?} after it started")]
+struct HostCallTimeout(Duration);
+
 /// Epoch interruption stops a guest spinning in its own code; this outer bound also stops one
 /// stuck waiting in a host call. Dropping the call future poisons the store, which is then
 /// discarded like after any trap.
@@ -203,13 +228,15 @@ async fn guarded<T>(
     let outer = deadline.saturating_mul(2) + Duration::from_secs(1);
     match tokio::time::timeout(outer, call).await {
         Ok(r) => r,
-        Err(_) => Err(wasmtime::Error::new(Trap::Interrupt)),
+        Err(_) => Err(wasmtime::Error::new(HostCallTimeout(outer))),
     }
 }
 
 fn trap(store: &Store<GuestState>, e: wasmtime::Error) -> GuestFailure {
     let kind = if store.data().limiter.refused {
         TrapKind::OutOfMemory
+    } else if e.downcast_ref::<HostCallTimeout>().is_some() {
+        TrapKind::HostCallTimeout
     } else {
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => TrapKind::Deadline,

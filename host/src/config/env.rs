@@ -84,6 +84,26 @@ pub fn apply_overrides(
     Ok(())
 }
 
+/// The overrides that make sense for a host file: its log level and metrics port.
+pub fn apply_host_overrides(
+    table: &mut toml::Table,
+    path: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    if let Some(level) = lookup("LOG_LEVEL") {
+        let entry = table
+            .entry("log")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(t) = entry {
+            t.insert("level".into(), toml::Value::String(level));
+        }
+    }
+    if let Some(raw) = lookup("METRICS_PORT") {
+        apply_metrics_port(table, path, &raw)?;
+    }
+    Ok(())
+}
+
 /// METRICS_PORT replaces only the port of `metrics.bind`, keeping its address.
 fn apply_metrics_port(table: &mut toml::Table, path: &Path, raw: &str) -> Result<(), ConfigError> {
     let port: u16 = raw.trim().parse().map_err(|_| ConfigError::Env {

@@ -3,11 +3,52 @@ use std::path::Path;
 
 /// Read, substitute secrets, apply environment overrides, type-check and validate a config file.
 pub fn load(path: &Path) -> Result<ConnectorConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    load_str(&read(path)?, path, &|name| std::env::var(name).ok())
+}
+
+/// A connector file listed in a host file: `${VAR}` secrets apply, the per-connector
+/// environment overrides (`CONNECTOR_NAME`, `DANUBE_TOPIC`, …) do not, as they cannot tell
+/// the connectors of one host apart.
+pub fn load_hosted(path: &Path) -> Result<ConnectorConfig, ConfigError> {
+    let text = read(path)?;
+    let lookup = |name: &str| std::env::var(name).ok();
+    let table = parse(&text, path, &lookup)?;
+    finish(table, path)
+}
+
+pub(super) fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    load_str(&text, path, &|name| std::env::var(name).ok())
+    })
+}
+
+/// Parse TOML and substitute `${VAR}` secrets.
+pub(super) fn parse(
+    text: &str,
+    path: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<toml::Table, ConfigError> {
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    secrets::substitute(&mut table, path, lookup)?;
+    Ok(table)
+}
+
+/// Deserialize a table, naming the offending key and the file on error.
+pub(super) fn typed<T: serde::de::DeserializeOwned>(
+    table: toml::Table,
+    path: &Path,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Key {
+        path: path.to_path_buf(),
+        key: e.path().to_string(),
+        message: e.into_inner().to_string(),
+    })
 }
 
 /// Same as [`load`] for text already in memory; `lookup` reads environment variables.
@@ -16,23 +57,13 @@ pub fn load_str(
     path: &Path,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ConnectorConfig, ConfigError> {
-    let mut table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    secrets::substitute(&mut table, path, lookup)?;
+    let mut table = parse(text, path, lookup)?;
     env::apply_overrides(&mut table, path, lookup)?;
-    let mut config: ConnectorConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
-        .map_err(|e| {
-        let key = e.path().to_string();
-        ConfigError::Key {
-            path: path.to_path_buf(),
-            key,
-            message: e.into_inner().to_string(),
-        }
-    })?;
+    finish(table, path)
+}
+
+fn finish(table: toml::Table, path: &Path) -> Result<ConnectorConfig, ConfigError> {
+    let mut config: ConnectorConfig = typed(table, path)?;
     config.path = path.to_path_buf();
     validate::check(&config)?;
     Ok(config)

@@ -4,11 +4,13 @@
 
 mod env;
 mod error;
+mod host_file;
 mod load;
 mod secrets;
 mod types;
 mod validate;
 
 pub use error::ConfigError;
-pub use load::{load, load_str};
+pub use host_file::{HostFile, HostedConnector, load_host_file};
+pub use load::{load, load_hosted, load_str};
 pub use types::*;

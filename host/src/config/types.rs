@@ -143,6 +143,21 @@ pub struct RuntimeSection {
     pub call_deadline_ms: u64,
     /// How often an instance may trap on the same message before the message is dead-lettered.
     pub max_guest_traps: u32,
+    /// First and last delay between instance restarts while a guest keeps trapping
+    /// (crash-loop backoff, doubling per consecutive trap).
+    pub restart_backoff_ms: u64,
+    pub restart_max_backoff_ms: u64,
+    /// What a fatal connector error does: `stop` the connector (a single-connector host then
+    /// exits with 1), or `restart` it after the crash-loop backoff.
+    pub on_fatal: OnFatal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFatal {
+    #[default]
+    Stop,
+    Restart,
 }
 
 impl Default for RuntimeSection {
@@ -158,6 +173,9 @@ impl Default for RuntimeSection {
             memory_limit_mb: 128,
             call_deadline_ms: 30_000,
             max_guest_traps: 3,
+            restart_backoff_ms: 100,
+            restart_max_backoff_ms: 30_000,
+            on_fatal: OnFatal::Stop,
         }
     }
 }
@@ -167,6 +185,9 @@ impl Default for RuntimeSection {
 pub struct MetricsSection {
     pub enabled: bool,
     pub bind: SocketAddr,
+    /// Bearer token the admin API (`/connectors`) requires; without one, the admin API only
+    /// changes anything when the listener is bound to a loopback address.
+    pub admin_token: Option<String>,
 }
 
 impl Default for MetricsSection {
@@ -174,6 +195,7 @@ impl Default for MetricsSection {
         Self {
             enabled: true,
             bind: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            admin_token: None,
         }
     }
 }

@@ -71,6 +71,16 @@ pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
     if r.max_guest_traps == 0 {
         return Err(err("runtime.max_guest_traps", "must be at least 1".into()));
     }
+    if r.restart_backoff_ms == 0 || r.restart_max_backoff_ms < r.restart_backoff_ms {
+        return Err(err(
+            "runtime.restart_max_backoff_ms",
+            "restart_backoff_ms must be at least 1 and restart_max_backoff_ms at least as large"
+                .into(),
+        ));
+    }
+    if let Some(token) = &c.metrics.admin_token {
+        check_token(token).map_err(|m| err("metrics.admin_token", m))?;
+    }
     if c.log
         .level
         .parse::<tracing_subscriber::filter::EnvFilter>()
@@ -86,6 +96,17 @@ pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
             HostPattern::parse(p)
                 .map_err(|m| err(&format!("capabilities.http.allowed_hosts[{i}]"), m))?;
         }
+    }
+    Ok(())
+}
+
+/// An admin token must be long enough not to be guessed and fit in an HTTP header.
+pub fn check_token(token: &str) -> Result<(), String> {
+    if token.len() < 8 {
+        return Err("use at least 8 characters".into());
+    }
+    if !token.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("use printable ASCII without spaces".into());
     }
     Ok(())
 }

@@ -20,6 +20,8 @@ pub struct HostMetrics {
     batch_size: HistogramVec,
     traps: IntCounterVec,
     reloads: IntCounterVec,
+    swap_pause: HistogramVec,
+    restarts: IntCounterVec,
     memory: IntGaugeVec,
     reconnects: IntCounterVec,
 }
@@ -128,7 +130,21 @@ impl HostMetrics {
             reloads: counter(
                 &r,
                 "danube_connector_component_reloads_total",
-                "Component instances started.",
+                "Hot swaps of the connector's component, by result (ok, failed).",
+                &["connector", "result"],
+            )?,
+            swap_pause: histogram(
+                &r,
+                "danube_connector_swap_pause_seconds",
+                "How long processing stood still while a new component took over.",
+                vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+                ],
+            )?,
+            restarts: counter(
+                &r,
+                "danube_connector_instance_restarts_total",
+                "Fresh connector instances started after a trap, a fatal error or a restart request.",
                 &["connector"],
             )?,
             memory: gauge(
@@ -155,7 +171,8 @@ impl HostMetrics {
             publish: self.publish.with_label_values(&[name]),
             inflight: self.inflight.with_label_values(&[name]),
             batch_size: self.batch_size.with_label_values(&[name]),
-            reloads: self.reloads.with_label_values(&[name]),
+            swap_pause: self.swap_pause.with_label_values(&[name]),
+            restarts: self.restarts.with_label_values(&[name]),
             memory: self.memory.with_label_values(&[name]),
             reconnects: self.reconnects.with_label_values(&[name]),
         }
@@ -171,7 +188,8 @@ pub struct ConnectorMetrics {
     pub publish: Histogram,
     pub inflight: IntGauge,
     pub batch_size: Histogram,
-    pub reloads: IntCounter,
+    pub swap_pause: Histogram,
+    pub restarts: IntCounter,
     pub memory: IntGauge,
     pub reconnects: IntCounter,
 }
@@ -202,6 +220,14 @@ impl ConnectorMetrics {
         self.host
             .dead_lettered
             .with_label_values(&[&self.name, topic])
+            .inc();
+    }
+
+    pub fn reload(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.host
+            .reloads
+            .with_label_values(&[&self.name, result])
             .inc();
     }
 

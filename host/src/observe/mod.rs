@@ -1,8 +1,8 @@
-//! Prometheus metrics, health and readiness over HTTP.
+//! Prometheus metrics, readiness and the admin API over HTTP.
 
-pub mod health;
+pub mod admin;
+pub mod counts;
 pub mod metrics;
 pub mod server;
 
-pub use health::Health;
 pub use metrics::{ConnectorMetrics, HostMetrics};

@@ -27,10 +27,21 @@ pub async fn gather<T>(
     policy: BatchPolicy,
     is_end: impl Fn(&T) -> bool,
 ) -> Gathered<T> {
-    let mut batch = Vec::new();
     let Some(first) = rx.recv().await else {
-        return Gathered::Closed(batch);
+        return Gathered::Closed(Vec::new());
     };
+    gather_from(first, rx, policy, is_end).await
+}
+
+/// [`gather`] once the first item is in hand. Waiting for the first item is the only
+/// cancel-safe part, so a caller that selects on other events waits for it itself.
+pub async fn gather_from<T>(
+    first: T,
+    rx: &mut mpsc::Receiver<T>,
+    policy: BatchPolicy,
+    is_end: impl Fn(&T) -> bool,
+) -> Gathered<T> {
+    let mut batch = Vec::new();
     if is_end(&first) {
         batch.push(first);
         return Gathered::Closed(batch);

@@ -1,157 +1,39 @@
-//! The sink loop: receive → batch → `process` → ack, with retries, dead-lettering,
-//! instance restarts and reconnection. Nothing is acknowledged before the connector
-//! reported it delivered or it reached the dead-letter topic.
+//! Moving messages: connect, gather batches, hand them to the connector, settle each
+//! message (ack, retry or dead-letter).
 
-use super::backoff::Backoff;
-use super::batcher::{self, BatchPolicy, Gathered};
-use super::delivery::{AfterRetryable, AfterTrap, BatchPlan, Step};
-use super::outcome::{Disposition, dispositions};
-use super::shutdown::Shutdown;
+use super::{SinkRuntime, Stop};
+use crate::component::GuestFailure;
 use crate::component::bindings::{BatchError, Message};
-use crate::component::{GuestFailure, SinkInstance};
-use crate::config::{ConnectorConfig, SinkSection};
 use crate::danube::dead_letter::DeadLetter;
 use crate::danube::{
-    ConsumerEvent, ConsumerSet, DanubeError, DeadLetterRouter, Timeouts, connection, message,
+    ConsumerEvent, ConsumerSet, DanubeError, DeadLetterRouter, connection, message,
 };
-use crate::observe::{ConnectorMetrics, Health};
+use crate::runtime::batcher::{self, Gathered};
+use crate::runtime::delivery::{AfterRetryable, AfterTrap, BatchPlan, Step};
+use crate::runtime::outcome::{Disposition, dispositions};
+use crate::runtime::shutdown::Shutdown;
+use crate::supervisor::control::Control;
+use crate::supervisor::status::State;
 use danube_client::DanubeClient;
 use danube_core::message::StreamMessage;
 use std::borrow::Cow;
-use std::time::Duration;
 
-/// Why the loop ended.
-#[derive(Debug)]
-pub enum Exit {
-    Shutdown,
-    Fatal(String),
-}
-
-/// Why a batch could not be finished.
-enum Stop {
-    Reconnect(DanubeError),
-    Fatal(String),
-    Shutdown,
-}
-
-struct Connection {
+pub(super) struct Connection {
     client: DanubeClient,
     consumers: ConsumerSet,
     dead_letters: DeadLetterRouter,
 }
 
-pub struct SinkRuntime {
-    name: String,
-    url: String,
-    sink: SinkSection,
-    dead_letter_topic: Option<String>,
-    timeouts: Timeouts,
-    policy: BatchPolicy,
-    max_retries: u32,
-    max_guest_traps: u32,
-    retry: Backoff,
-    reconnect: Backoff,
-    restart: Backoff,
-    instance: SinkInstance,
-    metrics: ConnectorMetrics,
-    health: Health,
+/// What ended the wait for the next batch. Short-lived, so the message stays unboxed.
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    First(Option<ConsumerEvent>),
+    Command(Control),
+    Shutdown,
 }
 
 impl SinkRuntime {
-    pub fn new(
-        config: &ConnectorConfig,
-        sink: SinkSection,
-        instance: SinkInstance,
-        metrics: ConnectorMetrics,
-        health: Health,
-    ) -> Self {
-        let r = &config.runtime;
-        let d = &config.danube;
-        Self {
-            name: config.connector.name.clone(),
-            url: d.service_url.clone(),
-            sink,
-            dead_letter_topic: r.dead_letter_topic.clone(),
-            timeouts: Timeouts {
-                call: Duration::from_millis(d.call_timeout_ms),
-            },
-            policy: BatchPolicy {
-                max_size: r.batch_size,
-                max_wait: Duration::from_millis(r.batch_timeout_ms),
-                linger: Duration::from_millis(r.linger_ms),
-            },
-            max_retries: r.max_retries,
-            max_guest_traps: r.max_guest_traps,
-            retry: Backoff {
-                base: Duration::from_millis(r.retry_backoff_ms),
-                max: Duration::from_millis(r.max_backoff_ms),
-            },
-            reconnect: Backoff {
-                base: Duration::from_millis(d.reconnect_backoff_ms),
-                max: Duration::from_millis(d.reconnect_max_backoff_ms),
-            },
-            restart: Backoff {
-                base: Duration::from_millis(100),
-                max: Duration::from_secs(30),
-            },
-            instance,
-            metrics,
-            health,
-        }
-    }
-
-    pub async fn run(mut self, mut shutdown: Shutdown) -> Exit {
-        let exit = match self.open_instance(&mut shutdown).await {
-            Err(stop) => stop,
-            Ok(()) => self.consume(&mut shutdown).await,
-        };
-        self.health.set_open(false);
-        self.health.set_connected(false);
-        if let Err(e) = self.instance.close().await {
-            tracing::warn!(connector = self.name, "close failed: {e}");
-        }
-        match exit {
-            Stop::Fatal(reason) => Exit::Fatal(reason),
-            Stop::Shutdown | Stop::Reconnect(_) => Exit::Shutdown,
-        }
-    }
-
-    /// Open before consuming, so a connector with a bad config fails before taking messages.
-    async fn open_instance(&mut self, shutdown: &mut Shutdown) -> Result<(), Stop> {
-        let mut attempt = 0;
-        loop {
-            match self.ensure_open().await {
-                Ok(()) => return Ok(()),
-                Err(GuestFailure::Open(e)) => {
-                    return Err(Stop::Fatal(format!("connector refused to open: {e:?}")));
-                }
-                Err(trap) => {
-                    let delay = self.restart.delay(attempt, None);
-                    tracing::warn!(connector = self.name, "{trap}; restarting in {delay:?}");
-                    attempt += 1;
-                    sleep_or_shutdown(delay, shutdown).await?;
-                }
-            }
-        }
-    }
-
-    async fn ensure_open(&mut self) -> Result<(), GuestFailure> {
-        if self.instance.is_open() {
-            return Ok(());
-        }
-        let r = self.instance.ensure_open().await;
-        if let Err(GuestFailure::Trap { kind, .. }) = &r {
-            self.metrics.trap(kind.label());
-        }
-        if r.is_ok() {
-            self.metrics.reloads.inc();
-            tracing::info!(connector = self.name, "connector instance started");
-        }
-        self.health.set_open(r.is_ok());
-        r
-    }
-
-    async fn consume(&mut self, shutdown: &mut Shutdown) -> Stop {
+    pub(super) async fn consume(&mut self, shutdown: &mut Shutdown) -> Stop {
         let mut failures = 0u32;
         loop {
             let mut conn = match self.connect().await {
@@ -160,28 +42,31 @@ impl SinkRuntime {
                     c
                 }
                 Err(e) => {
-                    self.health.set_connected(false);
+                    self.status.set_connected(false);
+                    self.status.set_state(State::Reconnecting);
                     let delay = self.reconnect.delay(failures, None);
                     failures += 1;
                     tracing::warn!(
                         connector = self.name,
                         "cannot reach Danube: {e}; retrying in {delay:?}"
                     );
-                    if let Err(stop) = sleep_or_shutdown(delay, shutdown).await {
+                    if let Err(stop) = self.pause_for(delay, shutdown).await {
                         return stop;
                     }
                     continue;
                 }
             };
-            self.health.set_connected(true);
+            self.status.set_connected(true);
             tracing::info!(connector = self.name, topics = ?self.sink.topics, subscription = self.sink.subscription, "consuming");
             let stop = self.pump(&mut conn, shutdown).await;
-            self.health.set_connected(false);
+            self.status.set_connected(false);
             conn.consumers.close().await;
             self.metrics.inflight.set(0);
             match stop {
                 Stop::Reconnect(e) => {
                     self.metrics.reconnects.inc();
+                    self.status.set_state(State::Reconnecting);
+                    self.status.record_error(format!("lost Danube: {e}"));
                     tracing::warn!(connector = self.name, "lost Danube: {e}; reconnecting");
                 }
                 other => return other,
@@ -189,7 +74,8 @@ impl SinkRuntime {
         }
     }
 
-    async fn connect(&self) -> Result<Connection, DanubeError> {
+    // `&mut`: the runtime is Send but not Sync (it owns a wasm Store).
+    async fn connect(&mut self) -> Result<Connection, DanubeError> {
         let client = connection::connect(&self.url, self.timeouts).await?;
         let consumer_name = self
             .sink
@@ -225,14 +111,39 @@ impl SinkRuntime {
             if shutdown.requested() {
                 return Stop::Shutdown;
             }
-            let gathered = tokio::select! {
-                g = batcher::gather(conn.consumers.events(), self.policy, |e| matches!(e, ConsumerEvent::Closed(_))) => g,
-                _ = shutdown.wait() => return Stop::Shutdown,
+            if self.paused {
+                if let Err(stop) = self.hold(shutdown).await {
+                    return stop;
+                }
+                continue;
+            }
+            self.status.set_state(State::Running);
+            // Commands are taken only while no message is in hand: a batch is never split.
+            let next = tokio::select! {
+                biased;
+                _ = shutdown.wait() => Next::Shutdown,
+                c = self.control.recv() => Next::Command(c),
+                e = conn.consumers.events().recv() => Next::First(e),
             };
-            let (events, closed) = match gathered {
-                Gathered::Batch(b) => (b, false),
-                Gathered::Closed(b) => (b, true),
+            let first = match next {
+                Next::Shutdown => return Stop::Shutdown,
+                Next::Command(c) => {
+                    self.apply(c).await;
+                    continue;
+                }
+                Next::First(None) => {
+                    return Stop::Reconnect(DanubeError::Closed("message streams ended".into()));
+                }
+                Next::First(Some(first)) => first,
             };
+            let is_end = |e: &ConsumerEvent| matches!(e, ConsumerEvent::Closed(_));
+            let (events, closed) =
+                match batcher::gather_from(first, conn.consumers.events(), self.policy, is_end)
+                    .await
+                {
+                    Gathered::Batch(b) => (b, false),
+                    Gathered::Closed(b) => (b, true),
+                };
             if closed {
                 // Messages gathered with the close are dropped un-acked: the broker redelivers them.
                 let why = events.iter().find_map(|e| match e {
@@ -272,7 +183,6 @@ impl SinkRuntime {
     ) -> Result<(), Stop> {
         let messages: Vec<Message> = batch.iter().map(|(_, m)| message::to_guest(m)).collect();
         let mut plan = BatchPlan::new(batch.len(), self.max_retries, self.max_guest_traps);
-        let mut consecutive_traps = 0u32;
         loop {
             let group = match plan.next_step() {
                 Step::Done => return Ok(()),
@@ -283,23 +193,18 @@ impl SinkRuntime {
                 } => {
                     let delay = self.retry.delay(round, at_least);
                     tracing::debug!(connector = self.name, messages, "retrying in {delay:?}");
-                    sleep_or_shutdown(delay, shutdown).await?;
+                    self.pause_for(delay, shutdown).await?;
                     continue;
                 }
                 Step::Call(group) => group,
             };
             if let Err(failure) = self.ensure_open().await {
-                let trap = match failure {
-                    GuestFailure::Open(e) => {
-                        return Err(Stop::Fatal(format!("connector refused to open: {e:?}")));
-                    }
-                    trap => trap,
-                };
-                let delay = self.restart.delay(consecutive_traps, None);
-                consecutive_traps += 1;
-                tracing::warn!(connector = self.name, "{trap}; restarting in {delay:?}");
+                if let GuestFailure::Open(e) = failure {
+                    return Err(Stop::Fatal(format!("connector refused to open: {e:?}")));
+                }
                 plan.requeue(group);
-                sleep_or_shutdown(delay, shutdown).await?;
+                self.back_off_after_trap(&failure.to_string(), shutdown)
+                    .await?;
                 continue;
             }
             let subset: Cow<[Message]> = if group.len() == messages.len() {
@@ -318,14 +223,11 @@ impl SinkRuntime {
                 }
                 Err(GuestFailure::Trap { kind, message }) => {
                     self.metrics.trap(kind.label());
-                    self.health.set_open(false);
-                    let delay = self.restart.delay(consecutive_traps, None);
-                    consecutive_traps += 1;
-                    tracing::warn!(
-                        connector = self.name,
-                        batch = group.len(),
-                        "guest trapped ({}): {message}; restarting in {delay:?}",
-                        kind.label()
+                    self.status.set_open(false);
+                    let what = format!(
+                        "guest trapped ({}) on a batch of {}: {message}",
+                        kind.label(),
+                        group.len()
                     );
                     if let AfterTrap::GiveUp { index, traps } = plan.trapped(group) {
                         self.metrics.failed("guest_trap", 1);
@@ -339,10 +241,10 @@ impl SinkRuntime {
                         };
                         self.dead_letter(conn, &batch[index], &letter).await?;
                     }
-                    sleep_or_shutdown(delay, shutdown).await?;
+                    self.back_off_after_trap(&what, shutdown).await?;
                 }
                 Ok(result) => {
-                    consecutive_traps = 0;
+                    self.consecutive_traps = 0;
                     self.settle(conn, batch, &group, result, &mut plan).await?;
                 }
             }
@@ -363,7 +265,8 @@ impl SinkRuntime {
             let i = group[pos];
             let letter = match disposition {
                 Disposition::Done => {
-                    self.ack(conn, &batch[i]).await?;
+                    let (consumer, m) = &batch[i];
+                    conn.consumers.ack(*consumer, m.clone());
                     continue;
                 }
                 Disposition::Retry { reason, after } => {
@@ -376,6 +279,8 @@ impl SinkRuntime {
                                     connector = self.name,
                                     "retryable failure: {reason}"
                                 );
+                                self.status
+                                    .record_error(format!("retryable failure: {reason}"));
                             }
                             continue;
                         }
@@ -408,17 +313,8 @@ impl SinkRuntime {
         }
     }
 
-    async fn ack(
-        &self,
-        conn: &mut Connection,
-        (consumer, m): &(usize, StreamMessage),
-    ) -> Result<(), Stop> {
-        conn.consumers.ack(*consumer, m.clone());
-        Ok(())
-    }
-
     async fn dead_letter(
-        &self,
+        &mut self,
         conn: &mut Connection,
         entry: &(usize, StreamMessage),
         letter: &DeadLetter,
@@ -443,12 +339,5 @@ impl SinkRuntime {
         self.metrics.dead_lettered(&topic);
         conn.consumers.ack(entry.0, m.clone());
         Ok(())
-    }
-}
-
-async fn sleep_or_shutdown(d: Duration, shutdown: &mut Shutdown) -> Result<(), Stop> {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => Ok(()),
-        _ = shutdown.wait() => Err(Stop::Shutdown),
     }
 }

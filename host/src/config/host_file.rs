@@ -1,0 +1,151 @@
+//! A host file lists the connectors one process runs, each from its own connector file, and
+//! the process-wide settings: the metrics and admin listener and logging.
+
+use super::load::{parse, read, typed};
+use super::{ConfigError, ConnectorConfig, LogSection, MetricsSection, env, validate};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostFileToml {
+    #[serde(default)]
+    metrics: MetricsSection,
+    #[serde(default)]
+    log: LogSection,
+    #[serde(default)]
+    connector: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    /// The connector file, relative to the host file.
+    config: PathBuf,
+    /// Overrides the connector file's `connector.component`; relative to the host file.
+    component: Option<PathBuf>,
+}
+
+/// One connector of a host file, loaded and checked.
+#[derive(Debug, Clone)]
+pub struct HostedConnector {
+    pub config: ConnectorConfig,
+    pub component: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HostFile {
+    pub path: PathBuf,
+    pub metrics: MetricsSection,
+    pub log: LogSection,
+    pub connectors: Vec<HostedConnector>,
+}
+
+/// Read a host file and every connector file it lists. Errors name the file and the key.
+pub fn load_host_file(path: &Path) -> Result<HostFile, ConfigError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let mut table = parse(&read(path)?, path, &lookup)?;
+    env::apply_host_overrides(&mut table, path, &lookup)?;
+    let raw: HostFileToml = typed(table, path)?;
+    let key_err = |key: String, message: String| ConfigError::Key {
+        path: path.to_path_buf(),
+        key,
+        message,
+    };
+    if raw.connector.is_empty() {
+        return Err(key_err(
+            "connector".into(),
+            "list at least one connector: [[connector]] config = \"my-connector.toml\"".into(),
+        ));
+    }
+    if let Some(token) = &raw.metrics.admin_token {
+        validate::check_token(token).map_err(|m| key_err("metrics.admin_token".into(), m))?;
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut connectors = Vec::with_capacity(raw.connector.len());
+    for (i, entry) in raw.connector.into_iter().enumerate() {
+        let config = super::load_hosted(&dir.join(&entry.config))?;
+        let name = config.connector.name.clone();
+        if let Some(first) = seen.insert(name.clone(), i) {
+            return Err(key_err(
+                format!("connector[{i}].config"),
+                format!(
+                    "connector name \"{name}\" is already used by connector[{first}]; names label metrics and admin routes, so they must be unique"
+                ),
+            ));
+        }
+        connectors.push(HostedConnector {
+            config,
+            component: entry.component.map(|c| dir.join(c)),
+        });
+    }
+    Ok(HostFile {
+        path: path.to_path_buf(),
+        metrics: raw.metrics,
+        log: raw.log,
+        connectors,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    fn connector(name: &str) -> String {
+        format!(
+            "[connector]\nname = \"{name}\"\n[sink]\ntopics = [\"/default/{name}\"]\nsubscription = \"s\"\n"
+        )
+    }
+
+    #[test]
+    fn lists_connectors_relative_to_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "a.toml", &connector("a"));
+        write(dir.path(), "b.toml", &connector("b"));
+        let host = write(
+            dir.path(),
+            "host.toml",
+            "[metrics]\nbind = \"127.0.0.1:0\"\n[[connector]]\nconfig = \"a.toml\"\ncomponent = \"a.wasm\"\n[[connector]]\nconfig = \"b.toml\"\n",
+        );
+        let f = load_host_file(&host).expect("valid");
+        assert_eq!(f.connectors.len(), 2);
+        assert_eq!(f.connectors[1].config.connector.name, "b");
+        assert_eq!(f.connectors[0].component, Some(dir.path().join("a.wasm")));
+    }
+
+    #[test]
+    fn duplicate_names_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "a.toml", &connector("same"));
+        write(dir.path(), "b.toml", &connector("same"));
+        let host = write(
+            dir.path(),
+            "host.toml",
+            "[[connector]]\nconfig = \"a.toml\"\n[[connector]]\nconfig = \"b.toml\"\n",
+        );
+        let err = load_host_file(&host).expect_err("duplicate").to_string();
+        assert!(
+            err.contains("host.toml") && err.contains("\"same\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_and_empty_list_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let host = write(dir.path(), "host.toml", "[metrics]\nbnd = \"x\"\n");
+        let err = load_host_file(&host).expect_err("typo").to_string();
+        assert!(err.contains("bnd"), "{err}");
+        let host = write(dir.path(), "host.toml", "");
+        let err = load_host_file(&host).expect_err("empty").to_string();
+        assert!(err.contains("[[connector]]"), "{err}");
+    }
+}

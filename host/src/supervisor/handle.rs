@@ -1,0 +1,167 @@
+//! The supervisor's grip on one running connector: send it commands, reload its component.
+
+use super::control::{Applied, Command, ControlError, ControlTx};
+use super::status::Status;
+use crate::component::sink_instance::InstanceSettings;
+use crate::component::{LoadError, World};
+use crate::config::ConnectorConfig;
+use crate::host::Host;
+use crate::observe::ConnectorMetrics;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct ConnectorHandle {
+    pub name: String,
+    config: ConnectorConfig,
+    settings: InstanceSettings,
+    host: Arc<Host>,
+    control: ControlTx,
+    pub status: Status,
+    metrics: ConnectorMetrics,
+    /// One reload at a time: a second one waits instead of racing the first.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+/// What a successful reload did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadReport {
+    /// False when the file holds the component already running: nothing was swapped.
+    pub changed: bool,
+    pub sha256: String,
+    pub previous_sha256: String,
+    pub compile_ms: f64,
+    pub pause_ms: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("{0}; the running component keeps running")]
+    Load(#[from] LoadError),
+    #[error(
+        "{path} is a {found} component but connector `{connector}` runs the {running} world; refused, the running component keeps running"
+    )]
+    WrongWorld {
+        path: PathBuf,
+        connector: String,
+        found: &'static str,
+        running: &'static str,
+    },
+    #[error("{0}; the running component keeps running")]
+    Incompatible(String),
+    #[error("{0}; the running component keeps running")]
+    Refused(String),
+    #[error("{0}")]
+    Unavailable(ControlError),
+}
+
+impl ConnectorHandle {
+    pub(super) fn new(
+        config: ConnectorConfig,
+        settings: InstanceSettings,
+        host: Arc<Host>,
+        control: ControlTx,
+        status: Status,
+        metrics: ConnectorMetrics,
+    ) -> Self {
+        Self {
+            name: config.connector.name.clone(),
+            config,
+            settings,
+            host,
+            control,
+            status,
+            metrics,
+            reloading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// How long a command may wait for the next batch boundary: a guest call can take up to
+    /// its deadline, and its outer bound is twice that.
+    fn command_wait(&self) -> Duration {
+        Duration::from_millis(self.config.runtime.call_deadline_ms).saturating_mul(2)
+            + Duration::from_secs(10)
+    }
+
+    pub async fn command(&self, command: Command) -> Result<Applied, ControlError> {
+        self.control.send(command, self.command_wait()).await
+    }
+
+    /// Compile the component at `path` (default: the running one's path) off the hot path,
+    /// check it fits, and have the runtime swap it in at the next batch boundary.
+    pub async fn reload(&self, path: Option<PathBuf>) -> Result<ReloadReport, ReloadError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let result = self.try_reload(path).await;
+        match &result {
+            Ok(report) if !report.changed => {}
+            Ok(_) => self.metrics.reload(true),
+            Err(ReloadError::Unavailable(_)) => {}
+            Err(e) => {
+                self.metrics.reload(false);
+                self.status.record_error(format!("reload failed: {e}"));
+                tracing::warn!(connector = self.name, "reload failed: {e}");
+            }
+        }
+        result
+    }
+
+    async fn try_reload(&self, path: Option<PathBuf>) -> Result<ReloadReport, ReloadError> {
+        let running = self.status.component();
+        let path = path.unwrap_or_else(|| running.path.clone());
+        let host = self.host.clone();
+        let load_path = path.clone();
+        let loaded = tokio::task::spawn_blocking(move || host.load(&load_path))
+            .await
+            .map_err(|e| {
+                ReloadError::Incompatible(format!("compiling the component failed: {e}"))
+            })??;
+        let compile_ms = loaded.load_time.as_secs_f64() * 1e3;
+        if loaded.digest == running.sha256 {
+            return Ok(ReloadReport {
+                changed: false,
+                sha256: loaded.digest.clone(),
+                previous_sha256: running.sha256,
+                compile_ms,
+                pause_ms: 0.0,
+            });
+        }
+        if loaded.world != running.world {
+            return Err(ReloadError::WrongWorld {
+                path,
+                connector: self.name.clone(),
+                found: loaded.world.name(),
+                running: running.world.name(),
+            });
+        }
+        let factory = match loaded.world {
+            World::Sink => self
+                .host
+                .sink_factory(&self.config, &loaded, &self.settings)
+                .map_err(|e| ReloadError::Incompatible(format!("{e:#}")))?,
+            World::Source => {
+                return Err(ReloadError::Incompatible(
+                    "source connectors cannot be hot-swapped by this host version".into(),
+                ));
+            }
+        };
+        let applied = self
+            .command(Command::Swap(factory))
+            .await
+            .map_err(|e| match e {
+                ControlError::Refused(why) => ReloadError::Refused(why),
+                other => ReloadError::Unavailable(other),
+            })?;
+        let pause_ms = match applied {
+            Applied::Swapped { pause } => pause.as_secs_f64() * 1e3,
+            Applied::Done => 0.0,
+        };
+        Ok(ReloadReport {
+            changed: true,
+            sha256: loaded.digest,
+            previous_sha256: running.sha256,
+            compile_ms,
+            pause_ms,
+        })
+    }
+}
