@@ -96,7 +96,11 @@ pub fn load(
             .load(engine, &bytes, &digest)
             .map_err(|e| LoadError::Compile {
                 path: path.to_path_buf(),
-                message: format!("{e:#}"),
+                // One line: the message ends up in logs and JSON.
+                message: format!("{e:#}")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" "),
             })?;
     let ty = component.component_type();
     let imports: Vec<String> = ty

@@ -61,6 +61,8 @@ pub struct SinkRuntime {
     /// Guest traps since the last successful call: drives the crash-loop backoff.
     consecutive_traps: u32,
     paused: bool,
+    /// What the loop is doing; reported as `paused` while paused, unless failed or stopped.
+    activity: State,
     control: ControlRx,
     metrics: ConnectorMetrics,
     status: Status,
@@ -108,6 +110,7 @@ impl SinkRuntime {
             opened_before: false,
             consecutive_traps: 0,
             paused: false,
+            activity: State::Starting,
             control: hosting.control,
             metrics: hosting.metrics,
             status: hosting.status,
@@ -128,7 +131,7 @@ impl SinkRuntime {
             };
             tracing::error!(connector = self.name, "connector failed: {reason}");
             self.status.record_error(&reason);
-            self.status.set_state(State::Failed);
+            self.set_state(State::Failed);
             self.close_instance().await;
             if self.standalone && self.on_fatal == OnFatal::Stop {
                 break Exit::Fatal(reason);
@@ -139,8 +142,22 @@ impl SinkRuntime {
             }
         };
         self.close_instance().await;
-        self.status.set_state(State::Stopped);
+        self.set_state(State::Stopped);
         exit
+    }
+
+    fn set_state(&mut self, state: State) {
+        self.activity = state;
+        self.publish_state();
+    }
+
+    fn publish_state(&self) {
+        let shown = match self.activity {
+            State::Failed | State::Stopped => self.activity,
+            _ if self.paused => State::Paused,
+            other => other,
+        };
+        self.status.set_state(shown);
     }
 
     async fn close_instance(&mut self) {
@@ -199,7 +216,7 @@ impl SinkRuntime {
     ) -> Result<(), Stop> {
         let delay = self.restart.delay(self.consecutive_traps, None);
         self.consecutive_traps += 1;
-        self.status.set_state(State::Restarting);
+        self.set_state(State::Restarting);
         self.status.record_error(what);
         if self.consecutive_traps > 1 {
             tracing::warn!(

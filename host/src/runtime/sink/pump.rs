@@ -43,7 +43,7 @@ impl SinkRuntime {
                 }
                 Err(e) => {
                     self.status.set_connected(false);
-                    self.status.set_state(State::Reconnecting);
+                    self.set_state(State::Reconnecting);
                     let delay = self.reconnect.delay(failures, None);
                     failures += 1;
                     tracing::warn!(
@@ -65,7 +65,7 @@ impl SinkRuntime {
             match stop {
                 Stop::Reconnect(e) => {
                     self.metrics.reconnects.inc();
-                    self.status.set_state(State::Reconnecting);
+                    self.set_state(State::Reconnecting);
                     self.status.record_error(format!("lost Danube: {e}"));
                     tracing::warn!(connector = self.name, "lost Danube: {e}; reconnecting");
                 }
@@ -117,7 +117,7 @@ impl SinkRuntime {
                 }
                 continue;
             }
-            self.status.set_state(State::Running);
+            self.set_state(State::Running);
             // Commands are taken only while no message is in hand: a batch is never split.
             let next = tokio::select! {
                 biased;

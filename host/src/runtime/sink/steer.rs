@@ -26,12 +26,13 @@ impl SinkRuntime {
         let (result, replaced) = match command {
             Command::Pause => {
                 self.paused = true;
-                self.status.set_state(State::Paused);
+                self.publish_state();
                 tracing::info!(connector = self.name, "paused");
                 (Ok(Applied::Done), false)
             }
             Command::Resume => {
                 self.paused = false;
+                self.publish_state();
                 tracing::info!(connector = self.name, "resumed");
                 (Ok(Applied::Done), false)
             }
@@ -95,7 +96,7 @@ impl SinkRuntime {
 
     /// Sit still while paused, answering commands, until resumed or shut down.
     pub(super) async fn hold(&mut self, shutdown: &mut Shutdown) -> Result<(), Stop> {
-        self.status.set_state(State::Paused);
+        self.set_state(State::Running);
         while self.paused {
             let control = tokio::select! {
                 _ = shutdown.wait() => return Err(Stop::Shutdown),
@@ -149,6 +150,7 @@ impl SinkRuntime {
             let again = matches!(control.command, Command::Restart | Command::Resume);
             if again {
                 self.paused = false;
+                self.set_state(State::Starting);
                 let _ = control.reply.send(Ok(Applied::Done));
                 return Ok(());
             }
@@ -156,7 +158,6 @@ impl SinkRuntime {
                 return Ok(());
             }
             // A pause while failed is kept for when the connector runs again.
-            self.status.set_state(State::Failed);
         }
     }
 }
