@@ -5,8 +5,8 @@
 
 CARGO      ?= cargo
 JOBS       ?= 2
-GUESTS     := -p sink-http -p passthrough -p chaos-sink
-NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-sdk -p sink-http
+GUESTS     := -p sink-http -p passthrough -p chaos-sink -p counter-source
+NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-sdk -p sink-http -p counter-source
 WASM_DIR   := target/wasm32-wasip2/guest
 export DANUBE_CONNECT_CACHE_DIR ?= $(CURDIR)/target/component-cache
 
@@ -23,6 +23,8 @@ deps:
 	@rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip2$$' || rustup target add wasm32-wasip2
 
 guests: deps
+	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 -p sink-http --features sink-http/build-marker
+	cp $(WASM_DIR)/sink_http.wasm $(WASM_DIR)/sink_http_marker.wasm
 	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 $(GUESTS)
 
 host: deps

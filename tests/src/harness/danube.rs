@@ -107,6 +107,27 @@ pub async fn publish_numbered(producer: &Producer, range: std::ops::Range<u64>) 
     }
 }
 
+/// Publish `{"n":i}` for every i in `range`, in order, never more than `window` ahead of
+/// `delivered()` (how many numbers arrived so far, counting from 0): a real broker stops
+/// delivering to a subscription that falls ~256 messages behind.
+pub async fn publish_paced(
+    producer: &Producer,
+    range: std::ops::Range<u64>,
+    window: u64,
+    delivered: impl Fn() -> u64,
+) {
+    const STEP: u64 = 50;
+    let mut start = range.start;
+    while start < range.end {
+        while start >= delivered() + window {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let end = (start + STEP).min(range.end);
+        publish_numbered(producer, start..end).await;
+        start = end;
+    }
+}
+
 /// Receive up to `n` messages (acking each) within `timeout`.
 pub async fn drain(
     consumer: &mut Consumer,

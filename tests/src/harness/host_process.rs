@@ -1,13 +1,15 @@
-//! The host binary as a child process with a generated config file.
+//! The host binary as a child process with generated config files.
 
+use super::host_file;
 use super::http;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
-/// What to run: the generated file gets `[connector]`, `[danube]`, `[sink]` and `[metrics]`;
-/// `extra` adds the rest (`[runtime]`, `[capabilities.*]`, `[config]`).
+/// What to run: the generated file gets `[connector]`, `[danube]`, `[sink]` and (when the
+/// connector runs alone) `[metrics]`; `extra` adds the rest (`[runtime]`, `[capabilities.*]`,
+/// `[config]`).
 #[derive(Debug, Clone)]
 pub struct HostSpec {
     pub name: String,
@@ -15,6 +17,8 @@ pub struct HostSpec {
     pub topics: Vec<String>,
     pub subscription: String,
     pub extra: String,
+    /// Lines added to `[metrics]` after `bind` (e.g. `admin_token = "…"`); single mode only.
+    pub metrics_extra: String,
     pub env: Vec<(String, String)>,
 }
 
@@ -26,20 +30,41 @@ impl HostSpec {
             topics: vec![topic.into()],
             subscription: format!("{name}-sub"),
             extra: extra.into(),
+            metrics_extra: String::new(),
             env: Vec::new(),
         }
     }
+
+    pub fn with_metrics_extra(mut self, lines: &str) -> Self {
+        self.metrics_extra = lines.into();
+        self
+    }
+}
+
+/// How the process was started, so [`HostProcess::restart`] can do it again.
+#[derive(Debug, Clone)]
+pub(super) enum Launch {
+    /// `--component X --config connector.toml`.
+    Single { spec: HostSpec, args: Vec<String> },
+    /// `run host.toml`.
+    File {
+        specs: Vec<HostSpec>,
+        host_extra: String,
+        args: Vec<String>,
+    },
 }
 
 pub struct HostProcess {
     child: Child,
     dir: tempfile::TempDir,
     pub metrics_addr: String,
-    spec: HostSpec,
+    /// Sent as `Authorization: Bearer` by the admin helpers (see `admin.rs`).
+    pub admin_token: Option<String>,
+    launch: Launch,
     danube_url: String,
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -47,42 +72,60 @@ fn free_port() -> u16 {
 }
 
 /// Compiled components are cached across tests in the target dir.
-fn cache_dir() -> PathBuf {
+pub(super) fn cache_dir() -> PathBuf {
     super::paths::target_dir().join("test-component-cache")
 }
 
 impl HostProcess {
     pub fn start(spec: HostSpec, danube_url: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        Self::start_in(spec, danube_url, dir)
+        Self::start_with_args(spec, danube_url, &[])
     }
 
-    fn start_in(spec: HostSpec, danube_url: &str, dir: tempfile::TempDir) -> Self {
+    /// Like [`start`](Self::start), with more command-line arguments (e.g. `--watch`).
+    pub fn start_with_args(spec: HostSpec, danube_url: &str, extra_args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let args = extra_args.iter().map(|a| a.to_string()).collect();
+        Self::launch_in(Launch::Single { spec, args }, danube_url, dir)
+    }
+
+    pub(super) fn launch_in(launch: Launch, danube_url: &str, dir: tempfile::TempDir) -> Self {
         let port = free_port();
-        let topics: Vec<String> = spec.topics.iter().map(|t| format!("\"{t}\"")).collect();
-        let config = format!(
-            "[connector]\nname = \"{name}\"\n\n[danube]\nservice_url = \"{url}\"\ncall_timeout_ms = 5000\n\
-             reconnect_backoff_ms = 100\nreconnect_max_backoff_ms = 1000\n\n[sink]\ntopics = [{topics}]\n\
-             subscription = \"{sub}\"\n\n[metrics]\nbind = \"127.0.0.1:{port}\"\n\n{extra}\n",
-            name = spec.name,
-            url = danube_url,
-            topics = topics.join(", "),
-            sub = spec.subscription,
-            extra = spec.extra,
-        );
-        let config_path = dir.path().join("connector.toml");
-        std::fs::write(&config_path, config).expect("write config");
+        let bind = format!("127.0.0.1:{port}");
+        let (mut args, env, extra_args) = match &launch {
+            Launch::Single { spec, args } => {
+                let metrics = format!("bind = \"{bind}\"\n{}", spec.metrics_extra);
+                let text = host_file::connector_toml(spec, danube_url, Some(&metrics));
+                let config_path = dir.path().join("connector.toml");
+                std::fs::write(&config_path, text).expect("write config");
+                let command = vec![
+                    "--component".to_string(),
+                    spec.component.to_string_lossy().into_owned(),
+                    "--config".to_string(),
+                    config_path.to_string_lossy().into_owned(),
+                ];
+                (command, spec.env.clone(), args)
+            }
+            Launch::File {
+                specs,
+                host_extra,
+                args,
+            } => {
+                let host_toml =
+                    host_file::write_host_file(dir.path(), specs, danube_url, &bind, host_extra);
+                let command = vec!["run".to_string(), host_toml.to_string_lossy().into_owned()];
+                let env = specs.iter().flat_map(|s| s.env.clone()).collect();
+                (command, env, args)
+            }
+        };
+        args.extend(extra_args.iter().cloned());
+        args.push("--cache-dir".into());
+        args.push(cache_dir().to_string_lossy().into_owned());
         let stderr = std::fs::File::create(dir.path().join("host.log")).expect("log file");
         let child = Command::new(super::paths::host_bin())
-            .arg("--component")
-            .arg(&spec.component)
-            .arg("--config")
-            .arg(&config_path)
-            .arg("--cache-dir")
-            .arg(cache_dir())
-            // The generated file names the broker; an inherited override must not redirect it.
+            .args(&args)
+            // The generated files name the broker; an inherited override must not redirect it.
             .env_remove("DANUBE_SERVICE_URL")
-            .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("LOG_LEVEL", "info,danube_client=warn")
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -92,32 +135,41 @@ impl HostProcess {
         Self {
             child,
             dir,
-            metrics_addr: format!("127.0.0.1:{port}"),
-            spec,
+            metrics_addr: bind,
+            admin_token: None,
+            launch,
             danube_url: danube_url.into(),
         }
     }
 
-    /// Start the same connector again (same config folder, so the same state file).
+    /// Start the same connectors again (same config folder, so the same state files).
     pub fn restart(self) -> Self {
         let HostProcess {
             mut child,
             dir,
-            spec,
+            launch,
             danube_url,
+            admin_token,
             ..
         } = self;
         let _ = child.start_kill();
-        Self::start_in(spec, &danube_url, dir)
+        let mut host = Self::launch_in(launch, &danube_url, dir);
+        host.admin_token = admin_token;
+        host
     }
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
 
-    /// True once `/readyz` answers 200 (subscribed and the connector open).
+    /// `http://<metrics listener><path>`, e.g. `admin_url("/connectors")`.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.metrics_addr)
+    }
+
+    /// True once `/readyz` answers 200 (subscribed and every connector open).
     pub async fn wait_ready(&mut self, timeout: Duration) -> bool {
-        let url = format!("http://{}/readyz", self.metrics_addr);
+        let url = self.admin_url("/readyz");
         let deadline = tokio::time::Instant::now() + timeout;
         while tokio::time::Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -132,16 +184,14 @@ impl HostProcess {
     }
 
     pub async fn metrics(&self) -> String {
-        http::get(&format!("http://{}/metrics", self.metrics_addr))
+        http::get(&self.admin_url("/metrics"))
             .await
             .map(|(_, body)| body)
             .unwrap_or_default()
     }
 
     pub async fn readyz(&self) -> Option<u16> {
-        http::get(&format!("http://{}/readyz", self.metrics_addr))
-            .await
-            .map(|(s, _)| s)
+        http::get(&self.admin_url("/readyz")).await.map(|(s, _)| s)
     }
 
     /// `kill -9`: no chance to ack, close or flush anything.
@@ -151,10 +201,19 @@ impl HostProcess {
     }
 
     pub fn sigterm(&self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    /// Asks the host to reload every connector's component from its path.
+    pub fn sighup(&self) {
+        self.signal(libc::SIGHUP);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
         if let Some(pid) = self.child.id() {
             // SAFETY: sending a signal to our own child process.
             unsafe {
-                libc::kill(pid as i32, libc::SIGTERM);
+                libc::kill(pid as i32, signal);
             }
         }
     }
@@ -172,6 +231,14 @@ impl HostProcess {
 
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Resident memory of the host process (`VmRSS` in `/proc/<pid>/status`).
+    pub fn rss_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
     }
 
     /// Everything the host logged so far.

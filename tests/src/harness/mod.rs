@@ -1,14 +1,18 @@
 //! What end-to-end tests need around the product: a Danube broker (the in-memory test broker,
 //! or a real one when `DANUBE_SERVICE_URL` is set), a real HTTP receiver, and the host as a
-//! child process that can be stopped, signalled or killed.
+//! child process that can be stopped, signalled or killed, alone or several connectors in one
+//! process, and driven through its admin API.
 
+pub mod admin;
 pub mod danube;
+mod host_file;
 pub mod host_process;
 pub mod http;
 pub mod paths;
 pub mod pipeline;
 pub mod receiver;
 
+pub use admin::{AdminReply, View};
 pub use danube::{Danube, unique_topic};
 pub use host_process::{HostProcess, HostSpec};
 pub use pipeline::Pipeline;

@@ -21,10 +21,21 @@ impl Pipeline {
     }
 
     pub async fn start_on(danube: Danube, name: &str, component: &str, extra: &str) -> Self {
-        let topic = unique_topic(name);
+        let spec = HostSpec::sink(
+            name,
+            paths::component(component),
+            &unique_topic(name),
+            extra,
+        );
+        Self::launch(danube, spec, &[]).await
+    }
+
+    /// Full control: any spec (its first topic is created here) and extra host arguments such
+    /// as `--watch`.
+    pub async fn launch(danube: Danube, spec: HostSpec, args: &[&str]) -> Self {
+        let topic = spec.topics.first().expect("a spec with a topic").clone();
         let producer = danube.producer(&topic).await;
-        let spec = HostSpec::sink(name, paths::component(component), &topic, extra);
-        let mut host = HostProcess::start(spec, danube.url());
+        let mut host = HostProcess::start_with_args(spec, danube.url(), args);
         assert!(
             host.wait_ready(Duration::from_secs(30)).await,
             "host not ready:\n{}",

@@ -196,6 +196,9 @@ impl SinkRuntime {
                     self.metrics.restarts.inc();
                 }
                 self.opened_before = true;
+                if self.activity == State::Restarting {
+                    self.set_state(State::Running);
+                }
                 tracing::info!(
                     connector = self.name,
                     sha256 = &self.instance.info().sha256[..12],
