@@ -53,8 +53,7 @@ demo: build
 	$(CARGO) run -q -j$(JOBS) -p danube-connect-tests --bin danube-connect-demo -- \
 	  --host target/debug/danube-connect-host --component $(WASM_DIR)/sink_http.wasm
 
-bench: deps
-	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 $(GUESTS)
+bench: guests
 	$(CARGO) build -j$(JOBS) --release -p danube-connect-host -p danube-connect-tests --bins
 	./scripts/bench.sh
 

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 HOST=$PWD/target/release/danube-connect-host
 BENCH=$PWD/target/release/danube-connect-bench
+FLEET=$PWD/target/release/danube-connect-fleet-bench
 W=$PWD/target/wasm32-wasip2/guest
 export DANUBE_CONNECT_HOST_BIN=$HOST
 work=$(mktemp -d)
@@ -52,4 +53,13 @@ echo "== end to end on the in-memory test broker: bare consumer vs host"
 if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
   echo "== end to end on the broker at $DANUBE_SERVICE_URL"
   "$BENCH" e2e --danube-url "$DANUBE_SERVICE_URL" --messages "${E2E_REAL_MESSAGES:-20000}" --producers 4 --component "$W/sink_http.wasm"
+fi
+
+echo "== hot swap under load (20 swaps) and host memory with 1 and 10 idle connectors, test broker"
+env -u DANUBE_SERVICE_URL "$FLEET" swap --swaps 20
+env -u DANUBE_SERVICE_URL "$FLEET" density --connectors 10
+if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
+  echo "== the same on the broker at $DANUBE_SERVICE_URL"
+  "$FLEET" swap --swaps 20
+  "$FLEET" density --connectors 10
 fi
