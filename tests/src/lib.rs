@@ -1,4 +1,5 @@
 //! Test support for danube-connect.
 
+pub mod bench_args;
 pub mod broker;
 pub mod harness;

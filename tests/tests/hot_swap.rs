@@ -10,7 +10,7 @@ use danube_client::Producer;
 use danube_connect_tests::harness::danube::{publish_numbered, publish_paced};
 use danube_connect_tests::harness::http::metric_sum;
 use danube_connect_tests::harness::{
-    Danube, HostProcess, HostSpec, Pipeline, Receiver, eventually, paths, unique_topic,
+    Danube, HostProcess, HostSpec, Pipeline, Receiver, View, eventually, paths, unique_topic,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -274,23 +274,10 @@ async fn reload_refused_by_open_keeps_the_old_component() {
     old_keeps_delivering(&p, &receiver, 0, 50).await;
     let before = p.host.connector(NAME).await;
 
-    let reply = p
-        .host
-        .reload(NAME, Some(&paths::component("chaos_sink")))
-        .await;
-    assert_eq!(reply.status, 422, "{}", reply.text);
-    assert!(reply.error().contains("open"), "{}", reply.text);
-
-    old_keeps_delivering(&p, &receiver, 50, 50).await;
-    let view = p.host.connector(NAME).await;
-    assert_eq!(view.sha256(), before.sha256());
-    assert_eq!(view.component_path(), before.component_path());
+    let chaos = paths::component("chaos_sink");
+    assert_refused(&p, &receiver, &chaos, "open", 50).await;
+    let view = assert_unchanged(&p, &before, 1).await;
     assert_eq!(view.state(), "running");
-    assert_eq!(
-        (view.count("reloads"), view.count("reload_failures")),
-        (0, 1)
-    );
-    assert!(view.last_error().is_some(), "{:?}", view.0);
     let failed = metric_sum(
         &p.host.metrics().await,
         "danube_connector_component_reloads_total",
@@ -302,7 +289,7 @@ async fn reload_refused_by_open_keeps_the_old_component() {
     let reply = p.host.reload(NAME, None).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.json["reload"]["changed"], false, "{}", reply.text);
-    old_keeps_delivering(&p, &receiver, 100, 20).await;
+    old_keeps_delivering(&p, &receiver, 80, 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,29 +299,47 @@ async fn reload_to_wrong_world_or_garbage_is_refused() {
     old_keeps_delivering(&p, &receiver, 0, 30).await;
     let before = p.host.connector(NAME).await;
 
-    let reply = p
-        .host
-        .reload(NAME, Some(&paths::component("counter_source")))
-        .await;
-    assert_eq!(reply.status, 422, "{}", reply.text);
-    assert!(reply.error().contains("world"), "{}", reply.text);
-    old_keeps_delivering(&p, &receiver, 30, 30).await;
-
+    let source = paths::component("counter_source");
+    assert_refused(&p, &receiver, &source, "world", 30).await;
     let garbage = p.host.dir().join("x.wasm");
     std::fs::write(&garbage, pseudo_random_bytes(4096)).expect("write garbage");
-    let reply = p.host.reload(NAME, Some(&garbage)).await;
-    assert_eq!(reply.status, 422, "{}", reply.text);
-    assert!(
-        reply.error().contains("not a valid WebAssembly component"),
-        "{}",
-        reply.text
-    );
-    old_keeps_delivering(&p, &receiver, 60, 30).await;
+    assert_refused(
+        &p,
+        &receiver,
+        &garbage,
+        "not a valid WebAssembly component",
+        60,
+    )
+    .await;
+    assert_unchanged(&p, &before, 2).await;
+}
 
+/// A reload from `component` is refused (422, the error naming `needle`), and the old build
+/// goes on delivering: 30 more numbers from `from` arrive, unmarked.
+async fn assert_refused(
+    p: &Pipeline,
+    receiver: &Receiver,
+    component: &Path,
+    needle: &str,
+    from: u64,
+) {
+    let reply = p.host.reload(NAME, Some(component)).await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    assert!(reply.error().contains(needle), "{}", reply.text);
+    old_keeps_delivering(p, receiver, from, 30).await;
+}
+
+/// The connector still runs the component of `before`, after `failures` refused reloads.
+async fn assert_unchanged(p: &Pipeline, before: &View, failures: u64) -> View {
     let view = p.host.connector(NAME).await;
     assert_eq!(view.sha256(), before.sha256());
-    assert_eq!(view.count("reload_failures"), 2);
+    assert_eq!(view.component_path(), before.component_path());
+    assert_eq!(
+        (view.count("reloads"), view.count("reload_failures")),
+        (0, failures)
+    );
     assert!(view.last_error().is_some(), "{:?}", view.0);
+    view
 }
 
 /// Bytes no tool would take for a component (xorshift, fixed seed: the test stays repeatable).

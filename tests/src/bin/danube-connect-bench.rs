@@ -7,6 +7,7 @@
 //!   rates, their ratio and the host's memory.
 
 use danube_client::{DanubeClient, SubType};
+use danube_connect_tests::bench_args::{BoxError, arg, num};
 use danube_connect_tests::broker::{BrokerOptions, TestBroker};
 use danube_connect_tests::harness::http::metric_sum;
 use danube_connect_tests::harness::{HostProcess, HostSpec, Receiver, unique_topic};
@@ -14,19 +15,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn num(name: &str, default: u64) -> u64 {
-    arg(name).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {

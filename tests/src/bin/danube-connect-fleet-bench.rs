@@ -10,22 +10,10 @@
 //! With `DANUBE_SERVICE_URL` set it runs against that broker instead of the in-process test
 //! broker.
 
+use danube_connect_tests::bench_args::{BoxError, num};
 use danube_connect_tests::harness::danube::publish_paced;
 use danube_connect_tests::harness::{Danube, HostProcess, HostSpec, Receiver, paths, unique_topic};
 use std::time::Duration;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn num(name: &str, default: u64) -> u64 {
-    arg(name).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {

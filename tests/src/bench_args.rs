@@ -1,0 +1,16 @@
+//! The few command-line options the benchmark binaries take (`--name value`).
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The value after `name`, if given.
+pub fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// A numeric option, or `default` when absent or not a number.
+pub fn num(name: &str, default: u64) -> u64 {
+    arg(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
