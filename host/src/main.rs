@@ -190,6 +190,9 @@ async fn run(args: RunArgs) -> Result<ExitCode> {
 async fn run_host(args: HostArgs) -> Result<ExitCode> {
     let file = config::load_host_file(&args.host_file)?;
     init_logging(&file.log.level, file.log.format);
+    for note in &file.notes {
+        tracing::warn!("{note}");
+    }
     let host = Arc::new(Host::new(args.cache.dir(), file.connectors.len())?);
     let (trigger, shutdown) = shutdown::channel();
     let mut handles = Vec::new();

@@ -82,3 +82,51 @@ async fn runaway_loop_is_interrupted_by_the_cpu_deadline() {
 async fn unbounded_allocation_is_stopped_by_the_memory_limit() {
     poison_is_isolated("oom", "out_of_memory", "memory_limit_mb = 32").await;
 }
+
+/// A guest waiting in a host call cannot be interrupted by the CPU deadline (it runs no code);
+/// the outer bound on every call (twice the deadline plus 1 s) must end it. The endpoint here
+/// accepts connections and never answers, and the guest's own HTTP timeout (10 s) is far longer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_stuck_in_a_host_call_is_bounded() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = silent.local_addr().expect("addr");
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let extra = format!(
+        "[runtime]\ncall_deadline_ms = 200\nrestart_backoff_ms = 50\nrestart_max_backoff_ms = 200\n\n\
+         [capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n[config]\nurl = \"http://{addr}/never\"\n"
+    );
+    let mut p = Pipeline::start("stuck", "chaos_sink", &extra).await;
+    p.producer
+        .send(b"hello".to_vec(), None)
+        .await
+        .expect("publish");
+    let bounded = eventually(Duration::from_secs(30), async || {
+        let metrics = p.host.metrics().await;
+        let n = metric_sum(
+            &metrics,
+            "danube_connector_guest_traps_total",
+            &[("connector", "stuck"), ("kind", "host_call_timeout")],
+        );
+        (n >= 1.0).then_some(())
+    })
+    .await;
+    assert!(
+        bounded.is_some(),
+        "no host_call_timeout trap:\n{}",
+        p.host.log()
+    );
+    assert!(p.host.is_running(), "the host must survive its guest");
+    assert!(
+        p.host.log().contains("host_call_timeout"),
+        "the trap is logged:\n{}",
+        p.host.log()
+    );
+    held.abort();
+}

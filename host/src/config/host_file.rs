@@ -40,6 +40,8 @@ pub struct HostFile {
     pub metrics: MetricsSection,
     pub log: LogSection,
     pub connectors: Vec<HostedConnector>,
+    /// Things worth a warning once logging is up (sections the host file overrides).
+    pub notes: Vec<String>,
 }
 
 /// Read a host file and every connector file it lists. Errors name the file and the key.
@@ -65,8 +67,16 @@ pub fn load_host_file(path: &Path) -> Result<HostFile, ConfigError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut connectors = Vec::with_capacity(raw.connector.len());
+    let mut notes = Vec::new();
     for (i, entry) in raw.connector.into_iter().enumerate() {
-        let config = super::load_hosted(&dir.join(&entry.config))?;
+        let (config, ignored) = super::load_hosted(&dir.join(&entry.config))?;
+        for section in ignored {
+            notes.push(format!(
+                "{}: [{section}] is ignored when run from a host file; {} sets it for every connector",
+                config.path.display(),
+                path.display()
+            ));
+        }
         let name = config.connector.name.clone();
         if let Some(first) = seen.insert(name.clone(), i) {
             return Err(key_err(
@@ -86,6 +96,7 @@ pub fn load_host_file(path: &Path) -> Result<HostFile, ConfigError> {
         metrics: raw.metrics,
         log: raw.log,
         connectors,
+        notes,
     })
 }
 
@@ -117,8 +128,24 @@ mod tests {
         );
         let f = load_host_file(&host).expect("valid");
         assert_eq!(f.connectors.len(), 2);
+        assert!(f.notes.is_empty(), "{:?}", f.notes);
         assert_eq!(f.connectors[1].config.connector.name, "b");
         assert_eq!(f.connectors[0].component, Some(dir.path().join("a.wasm")));
+    }
+
+    #[test]
+    fn overridden_sections_are_noted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!("{}[metrics]\nbind = \"127.0.0.1:1\"\n", connector("a"));
+        write(dir.path(), "a.toml", &text);
+        let host = write(
+            dir.path(),
+            "host.toml",
+            "[[connector]]\nconfig = \"a.toml\"\n",
+        );
+        let f = load_host_file(&host).expect("valid");
+        assert_eq!(f.notes.len(), 1);
+        assert!(f.notes[0].contains("[metrics] is ignored"), "{:?}", f.notes);
     }
 
     #[test]

@@ -9,11 +9,16 @@ pub fn load(path: &Path) -> Result<ConnectorConfig, ConfigError> {
 /// A connector file listed in a host file: `${VAR}` secrets apply, the per-connector
 /// environment overrides (`CONNECTOR_NAME`, `DANUBE_TOPIC`, …) do not, as they cannot tell
 /// the connectors of one host apart.
-pub fn load_hosted(path: &Path) -> Result<ConnectorConfig, ConfigError> {
+/// Also returns the sections present in the file that a host file overrides.
+pub fn load_hosted(path: &Path) -> Result<(ConnectorConfig, Vec<&'static str>), ConfigError> {
     let text = read(path)?;
     let lookup = |name: &str| std::env::var(name).ok();
     let table = parse(&text, path, &lookup)?;
-    finish(table, path)
+    let ignored = ["metrics", "log"]
+        .into_iter()
+        .filter(|section| table.contains_key(*section))
+        .collect();
+    Ok((finish(table, path)?, ignored))
 }
 
 pub(super) fn read(path: &Path) -> Result<String, ConfigError> {
