@@ -134,6 +134,20 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_loads() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/multi-connector/host.toml");
+        let f = load_host_file(&path).expect("examples/multi-connector/host.toml is valid");
+        let names: Vec<&str> = f
+            .connectors
+            .iter()
+            .map(|c| c.config.connector.name.as_str())
+            .collect();
+        assert_eq!(names, ["orders-webhook", "audit-trail"]);
+        assert!(f.notes.is_empty(), "{:?}", f.notes);
+    }
+
+    #[test]
     fn overridden_sections_are_noted() {
         let dir = tempfile::tempdir().expect("tempdir");
         let text = format!("{}[metrics]\nbind = \"127.0.0.1:1\"\n", connector("a"));
