@@ -58,6 +58,8 @@ fi
 echo "== hot swap under load (20 swaps) and host memory with 1 and 10 idle connectors, test broker"
 env -u DANUBE_SERVICE_URL "$FLEET" swap --swaps 20
 env -u DANUBE_SERVICE_URL "$FLEET" density --connectors 10
+env -u DANUBE_SERVICE_URL "$FLEET" neighbours --restart-max-ms 200
+env -u DANUBE_SERVICE_URL "$FLEET" neighbours --restart-max-ms 30000
 if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
   echo "== the same on the broker at $DANUBE_SERVICE_URL"
   "$FLEET" swap --swaps 20

@@ -6,12 +6,16 @@
 //!   arrived once.
 //! * `density [--connectors 10]`: resident memory of a host running 1 and then N idle HTTP
 //!   sink connectors from one host file.
+//! * `neighbours [--messages 20000] [--restart-max-ms 200]`: an HTTP sink's end-to-end rate
+//!   alone, then in one host with a guest that loops on every call and one that allocates
+//!   without bound, both crash-looping with the given backoff cap.
 //!
 //! With `DANUBE_SERVICE_URL` set it runs against that broker instead of the in-process test
 //! broker.
 
 use danube_connect_tests::bench_args::{BoxError, num};
 use danube_connect_tests::harness::danube::publish_paced;
+use danube_connect_tests::harness::http::metric_sum;
 use danube_connect_tests::harness::{Danube, HostProcess, HostSpec, Receiver, paths, unique_topic};
 use std::time::Duration;
 
@@ -21,7 +25,8 @@ async fn main() -> Result<(), BoxError> {
     match std::env::args().nth(1).as_deref() {
         Some("swap") => swap(&danube).await,
         Some("density") => density(&danube).await,
-        _ => Err("usage: danube-connect-fleet-bench swap [--swaps N] [--messages N] | density [--connectors N]".into()),
+        Some("neighbours") => neighbours(&danube).await,
+        _ => Err("usage: danube-connect-fleet-bench swap [--swaps N] [--messages N] | density [--connectors N] | neighbours [--messages N]".into()),
     }
 }
 
@@ -133,5 +138,89 @@ async fn density(danube: &Danube) -> Result<(), BoxError> {
         host.kill9().await;
         drop(producers);
     }
+    Ok(())
+}
+
+/// A chaos-sink connector whose every call misbehaves: it keeps trapping for the whole run.
+/// `--restart-max-ms` caps its crash-loop backoff (default 200 ms: adversarial; the host's
+/// default is 30 s).
+fn misbehaving(name: &str, topic: &str, runtime: &str, receiver: &Receiver) -> HostSpec {
+    let cap = num("--restart-max-ms", 200);
+    let extra = format!(
+        "[runtime]\nmax_guest_traps = 1000000\nrestart_backoff_ms = 50\nrestart_max_backoff_ms = {cap}\n{runtime}\n\n\
+         [capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n[config]\nurl = \"{}\"\n",
+        receiver.url("/bad")
+    );
+    HostSpec::sink(name, paths::component("chaos_sink"), topic, &extra)
+}
+
+async fn neighbours(danube: &Danube) -> Result<(), BoxError> {
+    let messages = num("--messages", 20_000);
+    let mut rates = Vec::new();
+    for with_bad in [false, true] {
+        let receiver = Receiver::start().await;
+        let topic = unique_topic("good");
+        let producer = danube.producer(&topic).await;
+        let mut specs = vec![HostSpec::sink(
+            "good",
+            paths::component("sink_http"),
+            &topic,
+            &sink_extra(&receiver),
+        )];
+        let mut bad = Vec::new();
+        if with_bad {
+            for (name, runtime, payload) in [
+                ("looper", "call_deadline_ms = 1000", "loop"),
+                ("hog", "memory_limit_mb = 64", "oom"),
+            ] {
+                let t = unique_topic(name);
+                bad.push((danube.producer(&t).await, payload));
+                specs.push(misbehaving(name, &t, runtime, &receiver));
+            }
+        }
+        let mut host = HostProcess::start_host_file(specs, danube.url(), "", &[]);
+        if !host.wait_ready(Duration::from_secs(60)).await {
+            return Err(format!("host not ready:\n{}", host.log()).into());
+        }
+        for (p, payload) in &bad {
+            for _ in 0..3 {
+                p.send(payload.as_bytes().to_vec(), None).await?;
+            }
+        }
+        let started = std::time::Instant::now();
+        let counted = receiver.clone();
+        publish_paced(&producer, 0..messages, 200, || {
+            counted.accepted_numbers().len() as u64
+        })
+        .await;
+        while (receiver.accepted_numbers().len() as u64) < messages {
+            if started.elapsed() > Duration::from_secs(300) {
+                return Err("the good connector did not deliver everything".into());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let rate = messages as f64 / started.elapsed().as_secs_f64();
+        let rss = host.rss_bytes().unwrap_or(0) as f64 / (1 << 20) as f64;
+        let traps = if with_bad {
+            let m = host.metrics().await;
+            metric_sum(&m, "danube_connector_guest_traps_total", &[])
+        } else {
+            0.0
+        };
+        println!(
+            "good connector {}: {rate:.0} msgs/s, host RSS {rss:.1} MiB, neighbour traps {traps}",
+            if with_bad {
+                "beside a looping and an allocating guest"
+            } else {
+                "alone"
+            }
+        );
+        rates.push(rate);
+        host.kill9().await;
+    }
+    println!(
+        "ratio with bad neighbours / alone: {:.2}",
+        rates[1] / rates[0]
+    );
     Ok(())
 }
