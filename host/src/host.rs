@@ -54,8 +54,16 @@ impl Host {
     }
 
     pub fn load(&self, path: &Path) -> Result<LoadedComponent, loader::LoadError> {
-        let loaded = loader::load(&self.engine, &self.cache, path)?;
-        tracing::debug!(component = %path.display(), origin = ?loaded.origin, took = ?loaded.load_time, "component loaded");
+        self.compile(loader::read(path)?)
+    }
+
+    /// Compile a file already read (see [`loader::read`]), or take it from the cache.
+    pub fn compile(
+        &self,
+        file: loader::ComponentFile,
+    ) -> Result<LoadedComponent, loader::LoadError> {
+        let loaded = loader::compile(&self.engine, &self.cache, file)?;
+        tracing::debug!(component = %loaded.path.display(), origin = ?loaded.origin, took = ?loaded.load_time, "component loaded");
         Ok(loaded)
     }
 

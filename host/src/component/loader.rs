@@ -80,17 +80,49 @@ pub enum LoadError {
     TwoRoles { path: PathBuf },
 }
 
-pub fn load(
-    engine: &Engine,
-    cache: &ComponentCache,
-    path: &Path,
-) -> Result<LoadedComponent, LoadError> {
+/// A component file read and hashed, not compiled yet: enough to tell whether it changed.
+pub struct ComponentFile {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    pub digest: String,
+    started: Instant,
+}
+
+pub fn read(path: &Path) -> Result<ComponentFile, LoadError> {
     let started = Instant::now();
     let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let digest = cache::digest(&bytes);
+    Ok(ComponentFile {
+        path: path.to_path_buf(),
+        digest: cache::digest(&bytes),
+        bytes,
+        started,
+    })
+}
+
+pub fn load(
+    engine: &Engine,
+    cache: &ComponentCache,
+    path: &Path,
+) -> Result<LoadedComponent, LoadError> {
+    compile(engine, cache, read(path)?)
+}
+
+/// Compile (or take from the cache) a file already read, and find its role.
+pub fn compile(
+    engine: &Engine,
+    cache: &ComponentCache,
+    file: ComponentFile,
+) -> Result<LoadedComponent, LoadError> {
+    let ComponentFile {
+        path,
+        bytes,
+        digest,
+        started,
+    } = file;
+    let path = path.as_path();
     let (component, origin) =
         cache
             .load(engine, &bytes, &digest)

@@ -67,10 +67,11 @@ async fn authorize(State(admin): State<Admin>, req: Request, next: Next) -> Resp
 }
 
 async fn list(State(admin): State<Admin>) -> Response {
+    let families = admin.registry.gather();
     let all: Vec<_> = admin
         .connectors
         .iter()
-        .map(|h| describe(h, &admin.registry))
+        .map(|h| describe(h, &families))
         .collect();
     Json(json!({ "connectors": all })).into_response()
 }
@@ -84,7 +85,7 @@ fn not_found(name: &str) -> Response {
 
 async fn one(State(admin): State<Admin>, Path(name): Path<String>) -> Response {
     match admin.connectors.get(&name) {
-        Some(h) => Json(describe(h, &admin.registry)).into_response(),
+        Some(h) => Json(describe(h, &admin.registry.gather())).into_response(),
         None => not_found(&name),
     }
 }
@@ -116,7 +117,7 @@ async fn act(
         }
     };
     match handle.command(command).await {
-        Ok(_) => Json(describe(&handle, &admin.registry)).into_response(),
+        Ok(_) => Json(describe(&handle, &admin.registry.gather())).into_response(),
         Err(e) => control_error(e),
     }
 }
@@ -144,9 +145,9 @@ async fn reload(admin: &Admin, handle: &ConnectorHandle, body: &[u8]) -> Respons
             }
         }
     };
-    match handle.reload(request.component).await {
+    match handle.reload(request.component, "admin API").await {
         Ok(report) => Json(json!({
-            "connector": describe(handle, &admin.registry),
+            "connector": describe(handle, &admin.registry.gather()),
             "reload": report,
         }))
         .into_response(),

@@ -3,7 +3,7 @@
 use super::control::{Applied, Command, ControlError, ControlTx};
 use super::status::Status;
 use crate::component::sink_instance::InstanceSettings;
-use crate::component::{LoadError, World};
+use crate::component::{LoadError, World, loader};
 use crate::config::ConnectorConfig;
 use crate::host::Host;
 use crate::observe::ConnectorMetrics;
@@ -89,18 +89,31 @@ impl ConnectorHandle {
     }
 
     /// Compile the component at `path` (default: the running one's path) off the hot path,
-    /// check it fits, and have the runtime swap it in at the next batch boundary.
-    pub async fn reload(&self, path: Option<PathBuf>) -> Result<ReloadReport, ReloadError> {
+    /// check it fits, and have the runtime swap it in at the next batch boundary. `trigger`
+    /// (admin API, SIGHUP, watch) goes into the log line.
+    pub async fn reload(
+        &self,
+        path: Option<PathBuf>,
+        trigger: &str,
+    ) -> Result<ReloadReport, ReloadError> {
         let _one_at_a_time = self.reloading.lock().await;
         let result = self.try_reload(path).await;
         match &result {
-            Ok(report) if !report.changed => {}
+            Ok(report) if !report.changed => {
+                tracing::info!(
+                    connector = self.name,
+                    "{trigger}: component unchanged, nothing to swap"
+                )
+            }
+            // The runtime logs the swap itself.
             Ok(_) => self.metrics.reload(true),
-            Err(ReloadError::Unavailable(_)) => {}
+            Err(ReloadError::Unavailable(e)) => {
+                tracing::warn!(connector = self.name, "{trigger}: reload not applied: {e}")
+            }
             Err(e) => {
                 self.metrics.reload(false);
                 self.status.record_error(format!("reload failed: {e}"));
-                tracing::warn!(connector = self.name, "reload failed: {e}");
+                tracing::warn!(connector = self.name, "{trigger}: reload failed: {e}");
             }
         }
         result
@@ -109,23 +122,29 @@ impl ConnectorHandle {
     async fn try_reload(&self, path: Option<PathBuf>) -> Result<ReloadReport, ReloadError> {
         let running = self.status.component();
         let path = path.unwrap_or_else(|| running.path.clone());
+        let read_path = path.clone();
+        let file = tokio::task::spawn_blocking(move || loader::read(&read_path))
+            .await
+            .map_err(|e| {
+                ReloadError::Incompatible(format!("reading the component failed: {e}"))
+            })??;
+        // Same bytes as the running component: nothing to compile or swap.
+        if file.digest == running.sha256 {
+            return Ok(ReloadReport {
+                changed: false,
+                sha256: file.digest,
+                previous_sha256: running.sha256,
+                compile_ms: 0.0,
+                pause_ms: 0.0,
+            });
+        }
         let host = self.host.clone();
-        let load_path = path.clone();
-        let loaded = tokio::task::spawn_blocking(move || host.load(&load_path))
+        let loaded = tokio::task::spawn_blocking(move || host.compile(file))
             .await
             .map_err(|e| {
                 ReloadError::Incompatible(format!("compiling the component failed: {e}"))
             })??;
         let compile_ms = loaded.load_time.as_secs_f64() * 1e3;
-        if loaded.digest == running.sha256 {
-            return Ok(ReloadReport {
-                changed: false,
-                sha256: loaded.digest.clone(),
-                previous_sha256: running.sha256,
-                compile_ms,
-                pause_ms: 0.0,
-            });
-        }
         if loaded.world != running.world {
             return Err(ReloadError::WrongWorld {
                 path,

@@ -40,22 +40,10 @@ impl Connectors {
     }
 
     /// Reload every connector from its current component path (SIGHUP); unchanged files
-    /// are skipped.
+    /// are skipped. Each outcome is logged by the reload itself.
     pub async fn reload_all(&self, trigger: &str) {
         for handle in &self.list {
-            match handle.reload(None).await {
-                Ok(r) if !r.changed => {
-                    tracing::info!(connector = handle.name, "{trigger}: component unchanged")
-                }
-                Ok(r) => tracing::info!(
-                    connector = handle.name,
-                    sha256 = &r.sha256[..12],
-                    pause_ms = r.pause_ms,
-                    "{trigger}: component reloaded"
-                ),
-                // Failures are logged and recorded by `reload` itself.
-                Err(_) => {}
-            }
+            let _ = handle.reload(None, trigger).await;
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::handle::ConnectorHandle;
 use super::status::{LastError, State};
 use crate::observe::counts::{Counts, counts};
-use prometheus::Registry;
+use prometheus::proto::MetricFamily;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -23,7 +23,8 @@ pub struct ComponentView {
     pub sha256: String,
 }
 
-pub fn describe(handle: &ConnectorHandle, registry: &Registry) -> ConnectorView {
+/// `families` is one `Registry::gather`, taken once per response.
+pub fn describe(handle: &ConnectorHandle, families: &[MetricFamily]) -> ConnectorView {
     let s = handle.status.snapshot();
     ConnectorView {
         name: handle.name.clone(),
@@ -34,7 +35,7 @@ pub fn describe(handle: &ConnectorHandle, registry: &Registry) -> ConnectorView 
             path: s.component.path.display().to_string(),
             sha256: s.component.sha256,
         },
-        counts: counts(registry, &handle.name),
+        counts: counts(families, &handle.name),
         last_error: s.last_error,
     }
 }

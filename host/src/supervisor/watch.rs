@@ -68,16 +68,7 @@ pub fn watch(connectors: Arc<Connectors>, every: Duration) {
                 w.loaded = now;
                 w.pending = None;
                 tracing::info!(connector = handle.name, component = %w.path.display(), "component file changed");
-                if let Ok(r) = handle.reload(None).await
-                    && r.changed
-                {
-                    tracing::info!(
-                        connector = handle.name,
-                        sha256 = &r.sha256[..12],
-                        pause_ms = r.pause_ms,
-                        "watch: component reloaded"
-                    );
-                }
+                let _ = handle.reload(None, "watch").await;
             }
         }
     });

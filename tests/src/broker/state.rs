@@ -74,6 +74,13 @@ impl BrokerState {
         self.refuse_publishes.load(Ordering::SeqCst)
     }
 
+    /// A topic consumers may use: only producers create topics, so a missing one is NotFound,
+    /// worded as the real broker words it.
+    pub(crate) fn existing_topic(&self, name: &str) -> Result<Arc<Topic>, tonic::Status> {
+        self.topic(name)
+            .ok_or_else(|| tonic::Status::not_found(format!("Unable to find the topic: {name}")))
+    }
+
     pub(crate) fn topic(&self, name: &str) -> Option<Arc<Topic>> {
         read(&self.topics).get(name).cloned()
     }

@@ -146,9 +146,12 @@ impl SinkRuntime {
         exit
     }
 
+    /// Called once per batch: the shared status is only written when the state changes.
     fn set_state(&mut self, state: State) {
-        self.activity = state;
-        self.publish_state();
+        if self.activity != state {
+            self.activity = state;
+            self.publish_state();
+        }
     }
 
     fn publish_state(&self) {
@@ -230,6 +233,6 @@ impl SinkRuntime {
         } else {
             tracing::warn!(connector = self.name, "{what}; restarting in {delay:?}");
         }
-        self.pause_for(delay, shutdown).await.map(|_| ())
+        self.pause_for(delay, shutdown).await
     }
 }

@@ -11,13 +11,6 @@ use crate::supervisor::status::State;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How a wait ended early or not.
-pub(super) enum Woke {
-    Elapsed,
-    /// A command replaced the instance: whatever waited for it may go on now.
-    Replaced,
-}
-
 impl SinkRuntime {
     /// Apply one command and answer it. Returns whether the instance was replaced.
     pub(super) async fn apply(&mut self, control: Control) -> bool {
@@ -107,21 +100,22 @@ impl SinkRuntime {
         Ok(())
     }
 
-    /// Sleep for `d`, answering commands meanwhile; a restart or swap ends the wait early.
+    /// Sleep for `d`, answering commands meanwhile; a restart or swap ends the wait early,
+    /// as whatever waited (a retry, a fresh instance) may go on with the new instance now.
     pub(super) async fn pause_for(
         &mut self,
         d: Duration,
         shutdown: &mut Shutdown,
-    ) -> Result<Woke, Stop> {
+    ) -> Result<(), Stop> {
         let until = tokio::time::Instant::now() + d;
         loop {
             let control = tokio::select! {
-                _ = tokio::time::sleep_until(until) => return Ok(Woke::Elapsed),
+                _ = tokio::time::sleep_until(until) => return Ok(()),
                 _ = shutdown.wait() => return Err(Stop::Shutdown),
                 c = self.control.recv() => c,
             };
             if self.apply(control).await {
-                return Ok(Woke::Replaced);
+                return Ok(());
             }
         }
     }

@@ -44,9 +44,7 @@ impl ConsumerService for ConsumerHandler {
             return Err(Status::invalid_argument("the subscription name is empty"));
         }
         // Only producers create topics.
-        let topic = self.state.topic(&req.topic_name).ok_or_else(|| {
-            Status::not_found(format!("Unable to find the topic: {}", req.topic_name))
-        })?;
+        let topic = self.state.existing_topic(&req.topic_name)?;
         let consumer_id = topic.subscribe(&req.subscription, &req.consumer_name, kind, || {
             self.state.next_id()
         })?;
@@ -94,9 +92,7 @@ impl ConsumerService for ConsumerHandler {
         self.state.check_serving()?;
         let req = request.into_inner();
         let msg_id = required(req.msg_id)?;
-        let topic = self.state.topic(&msg_id.topic_name).ok_or_else(|| {
-            Status::not_found(format!("Unable to find the topic: {}", msg_id.topic_name))
-        })?;
+        let topic = self.state.existing_topic(&msg_id.topic_name)?;
         topic.ack(&req.subscription_name, msg_id.topic_offset);
         Ok(Response::new(AckResponse {
             request_id: req.request_id,
@@ -107,9 +103,7 @@ impl ConsumerService for ConsumerHandler {
         self.state.check_serving()?;
         let req = request.into_inner();
         let msg_id = required(req.msg_id)?;
-        let topic = self.state.topic(&msg_id.topic_name).ok_or_else(|| {
-            Status::not_found(format!("Unable to find the topic: {}", msg_id.topic_name))
-        })?;
+        let topic = self.state.existing_topic(&msg_id.topic_name)?;
         let offset = msg_id.topic_offset;
         let delay = req.delay_ms.filter(|&ms| ms > 0).map(Duration::from_millis);
         if topic.nack(&req.subscription_name, offset, delay.is_some())
