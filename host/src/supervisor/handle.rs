@@ -85,7 +85,12 @@ impl ConnectorHandle {
     }
 
     pub async fn command(&self, command: Command) -> Result<Applied, ControlError> {
-        self.control.send(command, self.command_wait()).await
+        let name = command.name();
+        let result = self.control.send(command, self.command_wait()).await;
+        if let Err(e) = &result {
+            tracing::warn!(connector = self.name, "{name} not applied: {e}");
+        }
+        result
     }
 
     /// Compile the component at `path` (default: the running one's path) off the hot path,
@@ -164,8 +169,10 @@ impl ConnectorHandle {
                 ));
             }
         };
+        // Straight to the runtime: `reload` logs its own outcome.
         let applied = self
-            .command(Command::Swap(factory))
+            .control
+            .send(Command::Swap(factory), self.command_wait())
             .await
             .map_err(|e| match e {
                 ControlError::Refused(why) => ReloadError::Refused(why),

@@ -15,7 +15,6 @@ impl SinkRuntime {
     /// Apply one command and answer it. Returns whether the instance was replaced.
     pub(super) async fn apply(&mut self, control: Control) -> bool {
         let Control { command, reply } = control;
-        let name = command.name();
         let (result, replaced) = match command {
             Command::Pause => {
                 self.paused = true;
@@ -41,9 +40,7 @@ impl SinkRuntime {
                 (r.map(|pause| Applied::Swapped { pause }), ok)
             }
         };
-        if let Err(e) = &result {
-            tracing::warn!(connector = self.name, "{name} refused: {e}");
-        }
+        // The supervisor logs refusals, with what triggered the command.
         let _ = reply.send(result);
         replaced
     }
