@@ -20,20 +20,21 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
-    /// Run one client call with the configured bound, naming it in the error.
+    /// Run one client call with the configured bound, naming it in the error. `what` is only
+    /// built on failure: acks run this once per message.
     pub async fn run<T>(
         &self,
-        what: impl Into<String>,
+        what: impl FnOnce() -> String,
         call: impl Future<Output = Result<T, danube_client::errors::DanubeError>>,
     ) -> Result<T, DanubeError> {
         match tokio::time::timeout(self.call, call).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(source)) => Err(DanubeError::Client {
-                what: what.into(),
+                what: what(),
                 source,
             }),
             Err(_) => Err(DanubeError::Timeout {
-                what: what.into(),
+                what: what(),
                 after: self.call,
             }),
         }
@@ -44,7 +45,7 @@ impl Timeouts {
 pub async fn connect(url: &str, timeouts: Timeouts) -> Result<DanubeClient, DanubeError> {
     timeouts
         .run(
-            format!("connecting to Danube at {url}"),
+            || format!("connecting to Danube at {url}"),
             DanubeClient::builder().service_url(url).build(),
         )
         .await

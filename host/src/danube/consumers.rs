@@ -69,7 +69,7 @@ impl ConsumerSet {
                 })?;
             timeouts
                 .run(
-                    format!("subscribing to {topic} as `{}`", sink.subscription),
+                    || format!("subscribing to {topic} as `{}`", sink.subscription),
                     consumer.subscribe(),
                 )
                 .await?;
@@ -77,7 +77,7 @@ impl ConsumerSet {
             // opened blocks the topic for every producer.
             let mut rx = timeouts
                 .run(
-                    format!("opening the message stream of {topic}"),
+                    || format!("opening the message stream of {topic}"),
                     consumer.receive(),
                 )
                 .await?;
@@ -112,9 +112,23 @@ impl ConsumerSet {
     }
 
     /// Queue an ack; a failure surfaces as a [`ConsumerEvent::Closed`].
-    pub fn ack(&self, consumer: usize, m: StreamMessage) {
+    pub fn ack(&self, consumer: usize, m: &StreamMessage) {
+        // An ack needs only the ids: leave attributes, names and key behind instead of copying
+        // them once per message.
+        let token = StreamMessage {
+            request_id: m.request_id,
+            msg_id: m.msg_id.clone(),
+            payload: Default::default(),
+            publish_time: m.publish_time,
+            producer_name: String::new(),
+            subscription_name: None,
+            attributes: Default::default(),
+            schema_id: None,
+            schema_version: None,
+            routing_key: None,
+        };
         // The acker only stops when the set is closed, so a send cannot fail while in use.
-        let _ = self.acks.send((consumer, m));
+        let _ = self.acks.send((consumer, token));
     }
 
     /// Finish the queued acks, then close the consumers.
@@ -145,10 +159,12 @@ async fn ack_loop(
         let Some(consumer) = consumers.get_mut(idx) else {
             continue;
         };
-        let what = format!(
-            "acknowledging {}@{}",
-            m.msg_id.topic_name, m.msg_id.topic_offset
-        );
+        let what = || {
+            format!(
+                "acknowledging {}@{}",
+                m.msg_id.topic_name, m.msg_id.topic_offset
+            )
+        };
         match timeouts.run(what, consumer.ack(&m)).await {
             Ok(()) => on_acked(&m),
             Err(e) => {

@@ -72,7 +72,7 @@ impl DeadLetterRouter {
                 })?;
             self.timeouts
                 .run(
-                    format!("creating dead-letter producer for {topic}"),
+                    || format!("creating dead-letter producer for {topic}"),
                     producer.create(),
                 )
                 .await?;
@@ -85,7 +85,7 @@ impl DeadLetterRouter {
         };
         let attributes = attributes(&self.connector, m, letter);
         let payload = m.payload.to_vec();
-        let what = format!("publishing to dead-letter topic {topic}");
+        let what = || format!("publishing to dead-letter topic {topic}");
         match &m.routing_key {
             Some(key) => {
                 self.timeouts

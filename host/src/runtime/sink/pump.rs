@@ -266,7 +266,7 @@ impl SinkRuntime {
             let letter = match disposition {
                 Disposition::Done => {
                     let (consumer, m) = &batch[i];
-                    conn.consumers.ack(*consumer, m.clone());
+                    conn.consumers.ack(*consumer, m);
                     continue;
                 }
                 Disposition::Retry { reason, after } => {
@@ -337,7 +337,7 @@ impl SinkRuntime {
             letter.reason
         );
         self.metrics.dead_lettered(&topic);
-        conn.consumers.ack(entry.0, m.clone());
+        conn.consumers.ack(entry.0, m);
         Ok(())
     }
 }
