@@ -25,10 +25,23 @@ pub fn dispositions(len: usize, result: Result<(), BatchError>) -> Vec<Dispositi
         Err(BatchError::All(e)) => vec![of_error(e); len],
         Err(BatchError::Some(failed)) => {
             let mut out = vec![Disposition::Done; len];
+            let mut stray = None;
             for (idx, e) in failed {
-                // An index outside the batch is a connector bug; ignore it rather than crash.
-                if let Some(slot) = out.get_mut(idx as usize) {
-                    *slot = of_error(e);
+                match out.get_mut(idx as usize) {
+                    Some(slot) => *slot = of_error(e),
+                    None => stray = Some(idx),
+                }
+            }
+            // A failure at an index outside the batch is a connector bug, and the host cannot
+            // tell which message it meant: acknowledge none of the rest, retry them instead.
+            if let Some(idx) = stray {
+                for slot in out.iter_mut().filter(|d| **d == Disposition::Done) {
+                    *slot = Disposition::Retry {
+                        reason: format!(
+                            "the connector reported a failure for index {idx} of a batch of {len}"
+                        ),
+                        after: None,
+                    };
                 }
             }
             out
@@ -68,7 +81,6 @@ mod tests {
                         after_ms: Some(1500),
                     }),
                 ),
-                (9, GuestError::Fatal("out of range".into())),
             ])),
         );
         assert_eq!(d[0], Disposition::Done);
@@ -86,6 +98,30 @@ mod tests {
                 after: Some(Duration::from_millis(1500))
             }
         );
+    }
+
+    #[test]
+    fn index_outside_the_batch_acknowledges_nothing_unnamed() {
+        let d = dispositions(
+            3,
+            Err(BatchError::Some(vec![
+                (1, GuestError::InvalidData("bad json".into())),
+                (9, GuestError::Fatal("out of range".into())),
+            ])),
+        );
+        assert_eq!(
+            d[1],
+            Disposition::DeadLetter {
+                reason: "bad json".into()
+            }
+        );
+        for i in [0, 2] {
+            assert!(
+                matches!(&d[i], Disposition::Retry { reason, .. } if reason.contains("index 9")),
+                "{:?}",
+                d[i]
+            );
+        }
     }
 
     #[test]
