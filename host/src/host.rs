@@ -7,7 +7,8 @@ use crate::capabilities::log::LogCapability;
 use crate::capabilities::metrics::{GuestMetricFamilies, MetricsCapability};
 use crate::capabilities::state::StateCapability;
 use crate::component::cache::ComponentCache;
-use crate::component::sink_instance::{CapabilitySource, InstanceSettings, SinkFactory};
+use crate::component::instance::{Factory, Role};
+use crate::component::sink_instance::{CapabilitySource, InstanceSettings};
 use crate::component::store::{Capabilities, GuestState};
 use crate::component::{LoadedComponent, World, linker, loader};
 use crate::config::ConnectorConfig;
@@ -79,22 +80,26 @@ impl Host {
     }
 
     /// Check the component fits the config (role, grants) and pre-link it.
-    pub fn sink_factory(
+    pub fn factory<R: Role>(
         &self,
         config: &ConnectorConfig,
         loaded: &LoadedComponent,
         settings: &InstanceSettings,
-    ) -> anyhow::Result<Arc<SinkFactory>> {
-        if loaded.world != World::Sink {
+    ) -> anyhow::Result<Arc<Factory<R>>> {
+        if loaded.world != R::WORLD {
+            let section = match R::WORLD {
+                World::Sink => "a sink ([sink] section)",
+                World::Source => "a source ([source] section)",
+            };
             bail!(
-                "{} is a {} component but {} configures a sink ([sink] section)",
+                "{} is a {} component but {} configures {section}",
                 loaded.path.display(),
                 loaded.world.name(),
                 config.path.display()
             );
         }
         grants::check(loaded.imports.iter().map(String::as_str), config)?;
-        let factory = SinkFactory::new(
+        let factory = Factory::new(
             &self.engine,
             &self.linker,
             &loaded.component,

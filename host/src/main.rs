@@ -4,6 +4,7 @@ use danube_connect_host::bench::{self, BenchSpec};
 use danube_connect_host::component::SinkInstance;
 use danube_connect_host::component::cache::{ComponentCache, Origin};
 use danube_connect_host::component::inspect;
+use danube_connect_host::component::sink_instance::Sink;
 use danube_connect_host::config::{self, ConnectorConfig, LogFormat, MetricsSection};
 use danube_connect_host::host::{Host, component_path};
 use danube_connect_host::observe::admin::Admin;
@@ -290,7 +291,7 @@ async fn validate(args: RunArgs) -> Result<ExitCode> {
     let path = component_path(args.component.as_deref(), &config)?;
     let loaded = host.load(&path)?;
     let settings = host.instance_settings(&config)?;
-    let factory = host.sink_factory(&config, &loaded, &settings)?;
+    let factory = host.factory::<Sink>(&config, &loaded, &settings)?;
     let mut instance = SinkInstance::new(factory);
     let started = std::time::Instant::now();
     instance
@@ -334,7 +335,7 @@ async fn bench_cmd(args: BenchArgs) -> Result<ExitCode> {
     let path = component_path(args.component.as_deref(), &config)?;
     let loaded = host.load(&path)?;
     let settings = host.instance_settings(&config)?;
-    let factory = host.sink_factory(&config, &loaded, &settings)?;
+    let factory = host.factory::<Sink>(&config, &loaded, &settings)?;
     let spec = BenchSpec {
         messages: args.messages,
         batch_size: args.batch_size,

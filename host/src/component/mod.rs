@@ -3,11 +3,15 @@
 pub mod bindings;
 pub mod cache;
 pub mod inspect;
+pub mod instance;
 pub mod limiter;
 pub mod linker;
 pub mod loader;
 pub mod sink_instance;
+pub mod source_instance;
 pub mod store;
 
+pub use instance::GuestFailure;
 pub use loader::{ComponentInfo, LoadError, LoadedComponent, World};
-pub use sink_instance::{GuestFailure, SinkInstance};
+pub use sink_instance::SinkInstance;
+pub use source_instance::SourceInstance;

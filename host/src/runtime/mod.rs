@@ -3,6 +3,7 @@
 pub mod backoff;
 pub mod batcher;
 pub mod delivery;
+pub mod lifecycle;
 pub mod outcome;
 pub mod shutdown;
 pub mod sink;

@@ -2,7 +2,7 @@
 
 use super::control::{Applied, Command, ControlError, ControlTx};
 use super::status::Status;
-use crate::component::sink_instance::InstanceSettings;
+use crate::component::sink_instance::{InstanceSettings, Sink};
 use crate::component::{LoadError, World, loader};
 use crate::config::ConnectorConfig;
 use crate::host::Host;
@@ -161,7 +161,7 @@ impl ConnectorHandle {
         let factory = match loaded.world {
             World::Sink => self
                 .host
-                .sink_factory(&self.config, &loaded, &self.settings)
+                .factory::<Sink>(&self.config, &loaded, &self.settings)
                 .map_err(|e| ReloadError::Incompatible(format!("{e:#}")))?,
             World::Source => {
                 return Err(ReloadError::Incompatible(

@@ -4,6 +4,7 @@ use super::control;
 use super::handle::ConnectorHandle;
 use super::status::Status;
 use crate::component::SinkInstance;
+use crate::component::sink_instance::Sink;
 use crate::config::ConnectorConfig;
 use crate::host::{Host, component_path};
 use crate::runtime::shutdown::Shutdown;
@@ -46,7 +47,7 @@ pub fn launch(
         "component ready"
     );
     let settings = host.instance_settings(&config)?;
-    let factory = host.sink_factory(&config, &loaded, &settings)?;
+    let factory = host.factory::<Sink>(&config, &loaded, &settings)?;
     let status = Status::new(loaded.info());
     let metrics = host.metrics.connector(&config.connector.name);
     let (tx, rx) = control::channel();

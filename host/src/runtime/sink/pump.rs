@@ -1,7 +1,7 @@
 //! Moving messages: connect, gather batches, hand them to the connector, settle each
 //! message (ack, retry or dead-letter).
 
-use super::{SinkRuntime, Stop};
+use super::SinkRuntime;
 use crate::component::GuestFailure;
 use crate::component::bindings::{BatchError, Message};
 use crate::danube::dead_letter::DeadLetter;
@@ -10,6 +10,7 @@ use crate::danube::{
 };
 use crate::runtime::batcher::{self, Gathered};
 use crate::runtime::delivery::{AfterRetryable, AfterTrap, BatchPlan, Step};
+use crate::runtime::lifecycle::{self, Stop};
 use crate::runtime::outcome::{Disposition, dispositions};
 use crate::runtime::shutdown::Shutdown;
 use crate::supervisor::control::Control;
@@ -42,32 +43,32 @@ impl SinkRuntime {
                     c
                 }
                 Err(e) => {
-                    self.status.set_connected(false);
-                    self.set_state(State::Reconnecting);
+                    self.life.status.set_connected(false);
+                    self.life.set_state(State::Reconnecting);
                     let delay = self.reconnect.delay(failures, None);
                     failures += 1;
                     tracing::warn!(
-                        connector = self.name,
+                        connector = self.life.name,
                         "cannot reach Danube: {e}; retrying in {delay:?}"
                     );
-                    if let Err(stop) = self.pause_for(delay, shutdown).await {
+                    if let Err(stop) = lifecycle::pause_for(self, delay, shutdown).await {
                         return stop;
                     }
                     continue;
                 }
             };
-            self.status.set_connected(true);
-            tracing::info!(connector = self.name, topics = ?self.sink.topics, subscription = self.sink.subscription, "consuming");
+            self.life.status.set_connected(true);
+            tracing::info!(connector = self.life.name, topics = ?self.sink.topics, subscription = self.sink.subscription, "consuming");
             let stop = self.pump(&mut conn, shutdown).await;
-            self.status.set_connected(false);
+            self.life.status.set_connected(false);
             conn.consumers.close().await;
-            self.metrics.inflight.set(0);
+            self.life.metrics.inflight.set(0);
             match stop {
                 Stop::Reconnect(e) => {
-                    self.metrics.reconnects.inc();
-                    self.set_state(State::Reconnecting);
-                    self.status.record_error(format!("lost Danube: {e}"));
-                    tracing::warn!(connector = self.name, "lost Danube: {e}; reconnecting");
+                    self.life.metrics.reconnects.inc();
+                    self.life.set_state(State::Reconnecting);
+                    self.life.status.record_error(format!("lost Danube: {e}"));
+                    tracing::warn!(connector = self.life.name, "lost Danube: {e}; reconnecting");
                 }
                 other => return other,
             }
@@ -81,8 +82,8 @@ impl SinkRuntime {
             .sink
             .consumer_name
             .clone()
-            .unwrap_or_else(|| self.name.clone());
-        let metrics = self.metrics.clone();
+            .unwrap_or_else(|| self.life.name.clone());
+        let metrics = self.life.metrics.clone();
         let on_acked = Box::new(move |m: &StreamMessage| {
             metrics.processed(&m.msg_id.topic_name, 1);
             metrics.inflight.dec();
@@ -96,8 +97,11 @@ impl SinkRuntime {
             on_acked,
         )
         .await?;
-        let dead_letters =
-            DeadLetterRouter::new(&self.name, self.dead_letter_topic.clone(), self.timeouts);
+        let dead_letters = DeadLetterRouter::new(
+            &self.life.name,
+            self.dead_letter_topic.clone(),
+            self.timeouts,
+        );
         Ok(Connection {
             client,
             consumers,
@@ -111,24 +115,24 @@ impl SinkRuntime {
             if shutdown.requested() {
                 return Stop::Shutdown;
             }
-            if self.paused {
-                if let Err(stop) = self.hold(shutdown).await {
+            if self.life.paused {
+                if let Err(stop) = lifecycle::hold(self, shutdown).await {
                     return stop;
                 }
                 continue;
             }
-            self.set_state(State::Running);
+            self.life.set_state(State::Running);
             // Commands are taken only while no message is in hand: a batch is never split.
             let next = tokio::select! {
                 biased;
                 _ = shutdown.wait() => Next::Shutdown,
-                c = self.control.recv() => Next::Command(c),
+                c = self.life.control.recv() => Next::Command(c),
                 e = conn.consumers.events().recv() => Next::First(e),
             };
             let first = match next {
                 Next::Shutdown => return Stop::Shutdown,
                 Next::Command(c) => {
-                    self.apply(c).await;
+                    self.apply_command(c).await;
                     continue;
                 }
                 Next::First(None) => {
@@ -162,11 +166,14 @@ impl SinkRuntime {
                 })
                 .collect();
             for (_, m) in &batch {
-                self.metrics.received(&m.msg_id.topic_name, 1);
+                self.life.metrics.received(&m.msg_id.topic_name, 1);
             }
-            self.metrics.inflight.add(batch.len() as i64);
+            self.life.metrics.inflight.add(batch.len() as i64);
             let result = self.deliver(conn, &batch, shutdown).await;
-            self.metrics.memory.set(self.instance.memory_bytes() as i64);
+            self.life
+                .metrics
+                .memory
+                .set(self.instance.memory_bytes() as i64);
             if let Err(stop) = result {
                 return stop;
             }
@@ -192,19 +199,22 @@ impl SinkRuntime {
                     messages,
                 } => {
                     let delay = self.retry.delay(round, at_least);
-                    tracing::debug!(connector = self.name, messages, "retrying in {delay:?}");
-                    self.pause_for(delay, shutdown).await?;
+                    tracing::debug!(
+                        connector = self.life.name,
+                        messages,
+                        "retrying in {delay:?}"
+                    );
+                    lifecycle::pause_for(self, delay, shutdown).await?;
                     continue;
                 }
                 Step::Call(group) => group,
             };
-            if let Err(failure) = self.ensure_open().await {
+            if let Err(failure) = self.life.ensure_open(&mut self.instance).await {
                 if let GuestFailure::Open(e) = failure {
                     return Err(Stop::Fatal(format!("connector refused to open: {e:?}")));
                 }
                 plan.requeue(group);
-                self.back_off_after_trap(&failure.to_string(), shutdown)
-                    .await?;
+                lifecycle::back_off_after_trap(self, &failure.to_string(), shutdown).await?;
                 continue;
             }
             let subset: Cow<[Message]> = if group.len() == messages.len() {
@@ -212,8 +222,8 @@ impl SinkRuntime {
             } else {
                 Cow::Owned(group.iter().map(|&i| messages[i].clone()).collect())
             };
-            self.metrics.batch_size.observe(group.len() as f64);
-            let timer = self.metrics.processing.start_timer();
+            self.life.metrics.batch_size.observe(group.len() as f64);
+            let timer = self.life.metrics.processing.start_timer();
             let result = self.instance.process(&subset).await;
             timer.observe_duration();
             drop(subset);
@@ -222,15 +232,15 @@ impl SinkRuntime {
                     return Err(Stop::Fatal(format!("connector refused to open: {e:?}")));
                 }
                 Err(GuestFailure::Trap { kind, message }) => {
-                    self.metrics.trap(kind.label());
-                    self.status.set_open(false);
+                    self.life.metrics.trap(kind.label());
+                    self.life.status.set_open(false);
                     let what = format!(
                         "guest trapped ({}) on a batch of {}: {message}",
                         kind.label(),
                         group.len()
                     );
                     if let AfterTrap::GiveUp { index, traps } = plan.trapped(group) {
-                        self.metrics.failed("guest_trap", 1);
+                        self.life.metrics.failed("guest_trap", 1);
                         let letter = DeadLetter {
                             kind: "guest_trap",
                             reason: format!(
@@ -241,10 +251,10 @@ impl SinkRuntime {
                         };
                         self.dead_letter(conn, &batch[index], &letter).await?;
                     }
-                    self.back_off_after_trap(&what, shutdown).await?;
+                    lifecycle::back_off_after_trap(self, &what, shutdown).await?;
                 }
                 Ok(result) => {
-                    self.consecutive_traps = 0;
+                    self.life.consecutive_traps = 0;
                     self.settle(conn, batch, &group, result, &mut plan).await?;
                 }
             }
@@ -270,16 +280,17 @@ impl SinkRuntime {
                     continue;
                 }
                 Disposition::Retry { reason, after } => {
-                    self.metrics.failed("retryable", 1);
+                    self.life.metrics.failed("retryable", 1);
                     match plan.retryable(i, after) {
                         AfterRetryable::Queued { first } => {
-                            self.metrics.retries.inc();
+                            self.life.metrics.retries.inc();
                             if first {
                                 tracing::warn!(
-                                    connector = self.name,
+                                    connector = self.life.name,
                                     "retryable failure: {reason}"
                                 );
-                                self.status
+                                self.life
+                                    .status
                                     .record_error(format!("retryable failure: {reason}"));
                             }
                             continue;
@@ -292,7 +303,7 @@ impl SinkRuntime {
                     }
                 }
                 Disposition::DeadLetter { reason } => {
-                    self.metrics.failed("invalid_data", 1);
+                    self.life.metrics.failed("invalid_data", 1);
                     DeadLetter {
                         kind: "invalid_data",
                         reason,
@@ -300,7 +311,7 @@ impl SinkRuntime {
                     }
                 }
                 Disposition::Fatal { reason } => {
-                    self.metrics.failed("fatal", 1);
+                    self.life.metrics.failed("fatal", 1);
                     fatal.get_or_insert(reason);
                     continue;
                 }
@@ -320,7 +331,7 @@ impl SinkRuntime {
         letter: &DeadLetter,
     ) -> Result<(), Stop> {
         let m = &entry.1;
-        let timer = self.metrics.publish.start_timer();
+        let timer = self.life.metrics.publish.start_timer();
         let topic = conn
             .dead_letters
             .publish(&conn.client, m, letter)
@@ -328,7 +339,7 @@ impl SinkRuntime {
             .map_err(Stop::Reconnect)?;
         timer.observe_duration();
         tracing::warn!(
-            connector = self.name,
+            connector = self.life.name,
             topic = m.msg_id.topic_name,
             offset = m.msg_id.topic_offset,
             dead_letter_topic = topic,
@@ -336,7 +347,7 @@ impl SinkRuntime {
             letter.kind,
             letter.reason
         );
-        self.metrics.dead_lettered(&topic);
+        self.life.metrics.dead_lettered(&topic);
         conn.consumers.ack(entry.0, m);
         Ok(())
     }
