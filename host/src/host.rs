@@ -76,6 +76,7 @@ impl Host {
             memory_limit: (config.runtime.memory_limit_mb as usize) << 20,
             call_deadline: Duration::from_millis(config.runtime.call_deadline_ms),
             config_json: config.guest_config_json(),
+            topic_partitions: Default::default(),
         })
     }
 

@@ -1,10 +1,12 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use danube_connect_host::bench::{self, BenchSpec};
-use danube_connect_host::component::SinkInstance;
 use danube_connect_host::component::cache::{ComponentCache, Origin};
 use danube_connect_host::component::inspect;
+use danube_connect_host::component::instance::{Instance, Role};
 use danube_connect_host::component::sink_instance::Sink;
+use danube_connect_host::component::source_instance::Source;
+use danube_connect_host::component::{SinkInstance, SourceInstance};
 use danube_connect_host::config::{self, ConnectorConfig, LogFormat, MetricsSection};
 use danube_connect_host::host::{Host, component_path};
 use danube_connect_host::observe::admin::Admin;
@@ -291,18 +293,15 @@ async fn validate(args: RunArgs) -> Result<ExitCode> {
     let path = component_path(args.component.as_deref(), &config)?;
     let loaded = host.load(&path)?;
     let settings = host.instance_settings(&config)?;
-    let factory = host.factory::<Sink>(&config, &loaded, &settings)?;
-    let mut instance = SinkInstance::new(factory);
     let started = std::time::Instant::now();
-    instance
-        .ensure_open()
-        .await
-        .context("calling the connector's open")?;
+    if config.source.is_some() {
+        let factory = host.factory::<Source>(&config, &loaded, &settings)?;
+        open_and_close(SourceInstance::new(factory)).await?;
+    } else {
+        let factory = host.factory::<Sink>(&config, &loaded, &settings)?;
+        open_and_close(SinkInstance::new(factory)).await?;
+    }
     let open_time = started.elapsed();
-    instance
-        .close()
-        .await
-        .context("calling the connector's close")?;
     println!(
         "ok: {} ({}) opens with {}",
         path.display(),
@@ -319,6 +318,17 @@ async fn validate(args: RunArgs) -> Result<ExitCode> {
         open_time.as_secs_f64() * 1e3
     );
     Ok(ExitCode::SUCCESS)
+}
+
+async fn open_and_close<R: Role>(mut instance: Instance<R>) -> Result<()> {
+    instance
+        .ensure_open()
+        .await
+        .context("calling the connector's open")?;
+    instance
+        .close()
+        .await
+        .context("calling the connector's close")
 }
 
 async fn bench_cmd(args: BenchArgs) -> Result<ExitCode> {

@@ -49,6 +49,8 @@ pub struct InstanceSettings {
     pub memory_limit: usize,
     pub call_deadline: Duration,
     pub config_json: String,
+    /// Partition counts a source asked for per topic, read by its publisher.
+    pub topic_partitions: crate::danube::TopicPartitions,
 }
 
 /// Everything needed to start a fresh instance, shared by every restart.
@@ -126,13 +128,18 @@ pub(super) struct Live<G> {
 pub struct Instance<R: Role> {
     factory: Arc<Factory<R>>,
     live: Option<Live<R::Guest>>,
+    /// Unique per opened instance in this process (see [`Instance::id`]).
+    id: u64,
 }
+
+static NEXT_INSTANCE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl<R: Role> Instance<R> {
     pub fn new(factory: Arc<Factory<R>>) -> Self {
         Self {
             factory,
             live: None,
+            id: 0,
         }
     }
 
@@ -142,6 +149,12 @@ impl<R: Role> Instance<R> {
 
     pub fn is_open(&self) -> bool {
         self.live.is_some()
+    }
+
+    /// Which opened instance is live, if any: a new id after every restart or swap, so
+    /// state tied to one instance (a source's positions) is never handed to another.
+    pub fn id(&self) -> Option<u64> {
+        self.live.as_ref().map(|_| self.id)
     }
 
     /// Linear memory the live instance holds, in bytes.
@@ -187,6 +200,7 @@ impl<R: Role> Instance<R> {
         match opened {
             Ok(Ok(())) => {
                 self.live = Some(live);
+                self.id = NEXT_INSTANCE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Ok(())
             }
             Ok(Err(e)) => Err(GuestFailure::Open(e)),

@@ -8,7 +8,7 @@ mod host_file;
 mod load;
 mod secrets;
 mod types;
-mod validate;
+pub mod validate;
 
 pub use error::ConfigError;
 pub use host_file::{HostFile, HostedConnector, load_host_file};

@@ -103,13 +103,29 @@ pub enum DispatchStrategy {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSection {
+    /// Where records without a topic of their own are published.
     pub topic: String,
+    /// Partitions of every topic this connector creates (0: not partitioned), unless the
+    /// connector sets its own per topic.
     #[serde(default)]
-    pub partitions: Option<usize>,
+    pub partitions: usize,
     #[serde(default = "default_dispatch")]
     pub dispatch_strategy: DispatchStrategy,
+    /// Longest a `poll` waits for its first record while nothing is in flight.
     #[serde(default = "default_poll_interval")]
     pub poll_interval_ms: u64,
+    /// Producers publishing to each topic in parallel; records are spread by key hash, so
+    /// records with the same key keep their order.
+    #[serde(default = "default_producers")]
+    pub producers_per_topic: usize,
+    /// Publish records without a key through one producer, in the order polled. Off, they
+    /// are spread over every producer of the topic (faster, no order among them).
+    #[serde(default = "default_true")]
+    pub keep_unkeyed_order: bool,
+    /// Records polled but not yet persisted by Danube; polling waits while this many are in
+    /// flight (backpressure).
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
 }
 
 fn default_dispatch() -> DispatchStrategy {
@@ -118,6 +134,18 @@ fn default_dispatch() -> DispatchStrategy {
 
 fn default_poll_interval() -> u64 {
     100
+}
+
+fn default_producers() -> usize {
+    4
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_max_in_flight() -> usize {
+    5_000
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -51,6 +51,18 @@ pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
     }
     if let Some(source) = &c.source {
         check_topic(&source.topic).map_err(|m| err("source.topic", m))?;
+        if source.producers_per_topic == 0 || source.producers_per_topic > 64 {
+            return Err(err(
+                "source.producers_per_topic",
+                "must be between 1 and 64".into(),
+            ));
+        }
+        if source.max_in_flight == 0 {
+            return Err(err("source.max_in_flight", "must be at least 1".into()));
+        }
+        if source.poll_interval_ms > u64::from(u32::MAX) {
+            return Err(err("source.poll_interval_ms", "is too large".into()));
+        }
     }
     if let Some(dlq) = &c.runtime.dead_letter_topic {
         check_topic(dlq).map_err(|m| err("runtime.dead_letter_topic", m))?;

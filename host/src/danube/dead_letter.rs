@@ -15,6 +15,19 @@ pub struct DeadLetter {
     pub attempts: u32,
 }
 
+/// `fixed` when configured, else `<topic>-dlq`; partitions (`/ns/t-part-3`) share their
+/// topic's dead-letter topic.
+pub fn dead_letter_topic(fixed: Option<&str>, topic: &str) -> String {
+    if let Some(fixed) = fixed {
+        return fixed.to_string();
+    }
+    let base = match topic.rfind("-part-") {
+        Some(i) if topic[i + 6..].chars().all(|c| c.is_ascii_digit()) => &topic[..i],
+        _ => topic,
+    };
+    format!("{base}-dlq")
+}
+
 pub struct DeadLetterRouter {
     connector: String,
     /// Fixed topic from config; `None` routes each message to `<its topic>-dlq`.
@@ -35,16 +48,7 @@ impl DeadLetterRouter {
 
     /// The dead-letter topic for a message consumed from `source_topic`.
     pub fn topic_for(&self, source_topic: &str) -> String {
-        self.fixed_topic.clone().unwrap_or_else(|| {
-            // Partitions (`/ns/t-part-3`) share their topic's dead-letter topic.
-            let base = match source_topic.rfind("-part-") {
-                Some(i) if source_topic[i + 6..].chars().all(|c| c.is_ascii_digit()) => {
-                    &source_topic[..i]
-                }
-                _ => source_topic,
-            };
-            format!("{base}-dlq")
-        })
+        dead_letter_topic(self.fixed_topic.as_deref(), source_topic)
     }
 
     pub async fn publish(

@@ -4,8 +4,11 @@
 pub mod connection;
 pub mod consumers;
 pub mod dead_letter;
+pub mod lane;
 pub mod message;
+pub mod publisher;
 
 pub use connection::{DanubeError, Timeouts};
 pub use consumers::{ConsumerEvent, ConsumerSet};
 pub use dead_letter::DeadLetterRouter;
+pub use publisher::{Publisher, PublisherSettings, TopicPartitions};

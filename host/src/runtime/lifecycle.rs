@@ -171,6 +171,41 @@ pub(crate) trait Steer: Send {
 
     /// Apply one command and answer it. Returns whether the instance was replaced.
     fn apply(&mut self, control: Control) -> impl Future<Output = bool> + Send;
+
+    /// Move data with an open instance until something stops it.
+    fn work<'a>(&'a mut self, shutdown: &'a mut Shutdown)
+    -> impl Future<Output = Stop> + Send + 'a;
+}
+
+/// The life of a connector: open, work, and after a fatal error either end (a lone connector
+/// with `on_fatal = "stop"`) or wait in `failed` for a restart.
+pub(crate) async fn run<S: Steer>(mut s: S, mut shutdown: Shutdown) -> Exit {
+    let mut fatal_streak = 0u32;
+    let exit = loop {
+        let stop = match open_instance(&mut s, &mut shutdown).await {
+            Err(stop) => stop,
+            Ok(()) => s.work(&mut shutdown).await,
+        };
+        let (life, instance) = s.parts();
+        life.status.set_connected(false);
+        let reason = match stop {
+            Stop::Shutdown | Stop::Reconnect(_) => break Exit::Shutdown,
+            Stop::Fatal(reason) => reason,
+        };
+        life.failed(&reason);
+        life.close(instance).await;
+        if life.exits_on_fatal() {
+            break Exit::Fatal(reason);
+        }
+        match while_failed(&mut s, fatal_streak, &mut shutdown).await {
+            Ok(()) => fatal_streak += 1,
+            Err(_) => break Exit::Shutdown,
+        }
+    };
+    let (life, instance) = s.parts();
+    life.close(instance).await;
+    life.set_state(State::Stopped);
+    exit
 }
 
 /// Sleep for `d`, answering commands meanwhile; a restart or swap ends the wait early, as

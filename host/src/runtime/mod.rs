@@ -7,3 +7,4 @@ pub mod lifecycle;
 pub mod outcome;
 pub mod shutdown;
 pub mod sink;
+pub mod source;

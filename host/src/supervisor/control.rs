@@ -2,6 +2,7 @@
 //! retry attempts), so a command never splits a batch between two instances.
 
 use crate::component::sink_instance::SinkFactory;
+use crate::component::source_instance::SourceFactory;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -13,7 +14,13 @@ pub enum Command {
     /// Close the instance and open a fresh one from the same component.
     Restart,
     /// Open an instance of another component; on success it replaces the running one.
-    Swap(Arc<SinkFactory>),
+    Swap(Replacement),
+}
+
+/// The component a swap brings in, of the connector's own role.
+pub enum Replacement {
+    Sink(Arc<SinkFactory>),
+    Source(Arc<SourceFactory>),
 }
 
 impl Command {

@@ -1,8 +1,9 @@
 //! The supervisor's grip on one running connector: send it commands, reload its component.
 
-use super::control::{Applied, Command, ControlError, ControlTx};
+use super::control::{Applied, Command, ControlError, ControlTx, Replacement};
 use super::status::Status;
 use crate::component::sink_instance::{InstanceSettings, Sink};
+use crate::component::source_instance::Source;
 use crate::component::{LoadError, World, loader};
 use crate::config::ConnectorConfig;
 use crate::host::Host;
@@ -158,21 +159,23 @@ impl ConnectorHandle {
                 running: running.world.name(),
             });
         }
-        let factory = match loaded.world {
-            World::Sink => self
-                .host
-                .factory::<Sink>(&self.config, &loaded, &self.settings)
-                .map_err(|e| ReloadError::Incompatible(format!("{e:#}")))?,
-            World::Source => {
-                return Err(ReloadError::Incompatible(
-                    "source connectors cannot be hot-swapped by this host version".into(),
-                ));
-            }
+        let incompatible = |e: anyhow::Error| ReloadError::Incompatible(format!("{e:#}"));
+        let replacement = match loaded.world {
+            World::Sink => Replacement::Sink(
+                self.host
+                    .factory::<Sink>(&self.config, &loaded, &self.settings)
+                    .map_err(incompatible)?,
+            ),
+            World::Source => Replacement::Source(
+                self.host
+                    .factory::<Source>(&self.config, &loaded, &self.settings)
+                    .map_err(incompatible)?,
+            ),
         };
         // Straight to the runtime: `reload` logs its own outcome.
         let applied = self
             .control
-            .send(Command::Swap(factory), self.command_wait())
+            .send(Command::Swap(replacement), self.command_wait())
             .await
             .map_err(|e| match e {
                 ControlError::Refused(why) => ReloadError::Refused(why),

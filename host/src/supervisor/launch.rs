@@ -3,12 +3,15 @@
 use super::control;
 use super::handle::ConnectorHandle;
 use super::status::Status;
-use crate::component::SinkInstance;
 use crate::component::sink_instance::Sink;
+use crate::component::source_instance::Source;
+use crate::component::{SinkInstance, SourceInstance};
 use crate::config::ConnectorConfig;
 use crate::host::{Host, component_path};
+use crate::runtime::lifecycle::{Exit, Hosting};
 use crate::runtime::shutdown::Shutdown;
-use crate::runtime::sink::{Exit, Hosting, SinkRuntime};
+use crate::runtime::sink::SinkRuntime;
+use crate::runtime::source::SourceRuntime;
 use anyhow::bail;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,12 +33,6 @@ pub fn launch(
     shutdown: Shutdown,
 ) -> anyhow::Result<(Arc<ConnectorHandle>, JoinHandle<Exit>)> {
     let config = launch.config;
-    let Some(sink) = config.sink.clone() else {
-        bail!(
-            "{}: source connectors are not supported by this host version yet; configure a [sink]",
-            config.path.display()
-        );
-    };
     let path = component_path(launch.component.as_deref(), &config)?;
     let loaded = host.load(&path)?;
     tracing::info!(
@@ -47,22 +44,38 @@ pub fn launch(
         "component ready"
     );
     let settings = host.instance_settings(&config)?;
-    let factory = host.factory::<Sink>(&config, &loaded, &settings)?;
     let status = Status::new(loaded.info());
     let metrics = host.metrics.connector(&config.connector.name);
     let (tx, rx) = control::channel();
-    let runtime = SinkRuntime::new(
-        &config,
-        sink,
-        SinkInstance::new(factory),
-        Hosting {
-            control: rx,
-            status: status.clone(),
-            metrics: metrics.clone(),
-            standalone: launch.standalone,
-        },
-    );
-    let task = tokio::spawn(runtime.run(shutdown));
+    let hosting = Hosting {
+        control: rx,
+        status: status.clone(),
+        metrics: metrics.clone(),
+        standalone: launch.standalone,
+    };
+    let task = match (&config.sink, &config.source) {
+        (Some(sink), _) => {
+            let factory = host.factory::<Sink>(&config, &loaded, &settings)?;
+            let runtime =
+                SinkRuntime::new(&config, sink.clone(), SinkInstance::new(factory), hosting);
+            tokio::spawn(runtime.run(shutdown))
+        }
+        (None, Some(source)) => {
+            let factory = host.factory::<Source>(&config, &loaded, &settings)?;
+            let runtime = SourceRuntime::new(
+                &config,
+                source.clone(),
+                SourceInstance::new(factory),
+                settings.topic_partitions.clone(),
+                hosting,
+            );
+            tokio::spawn(runtime.run(shutdown))
+        }
+        (None, None) => bail!(
+            "{}: configure a [sink] or a [source] section",
+            config.path.display()
+        ),
+    };
     let handle = ConnectorHandle::new(config, settings, host.clone(), tx, status, metrics);
     Ok((Arc::new(handle), task))
 }

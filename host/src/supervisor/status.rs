@@ -81,6 +81,10 @@ impl Status {
         self.inner.connected.store(v, Ordering::Relaxed);
     }
 
+    pub fn connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Relaxed)
+    }
+
     pub fn set_open(&self, v: bool) {
         self.inner.open.store(v, Ordering::Relaxed);
     }

@@ -18,14 +18,19 @@ pub(super) fn connector_toml(spec: &HostSpec, danube_url: &str, metrics: Option<
     let metrics = metrics
         .map(|m| format!("[metrics]\n{m}\n\n"))
         .unwrap_or_default();
+    let role = match &spec.source_keys {
+        Some(keys) => format!("[source]\ntopic = {}\n{keys}\n", topics.join("")),
+        None => format!(
+            "[sink]\ntopics = [{}]\nsubscription = {}\n",
+            topics.join(", "),
+            quoted(&spec.subscription)
+        ),
+    };
     format!(
         "[connector]\nname = {name}\n\n[danube]\nservice_url = {url}\ncall_timeout_ms = 5000\n\
-         reconnect_backoff_ms = 100\nreconnect_max_backoff_ms = 1000\n\n[sink]\ntopics = [{topics}]\n\
-         subscription = {sub}\n\n{metrics}{extra}\n",
+         reconnect_backoff_ms = 100\nreconnect_max_backoff_ms = 1000\n\n{role}\n{metrics}{extra}\n",
         name = quoted(&spec.name),
         url = quoted(danube_url),
-        topics = topics.join(", "),
-        sub = quoted(&spec.subscription),
         extra = spec.extra,
     )
 }

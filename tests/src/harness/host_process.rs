@@ -20,6 +20,8 @@ pub struct HostSpec {
     /// Lines added to `[metrics]` after `bind` (e.g. `admin_token = "…"`); single mode only.
     pub metrics_extra: String,
     pub env: Vec<(String, String)>,
+    /// `Some(keys)`: a source publishing to `topics[0]`, with these extra lines in `[source]`.
+    pub source_keys: Option<String>,
 }
 
 impl HostSpec {
@@ -32,6 +34,22 @@ impl HostSpec {
             extra: extra.into(),
             metrics_extra: String::new(),
             env: Vec::new(),
+            source_keys: None,
+        }
+    }
+
+    /// A source publishing to `topic` by default; `source_keys` go into `[source]`
+    /// (`producers_per_topic = 2`), `extra` as for a sink.
+    pub fn source(
+        name: &str,
+        component: PathBuf,
+        topic: &str,
+        source_keys: &str,
+        extra: &str,
+    ) -> Self {
+        Self {
+            source_keys: Some(source_keys.into()),
+            ..Self::sink(name, component, topic, extra)
         }
     }
 

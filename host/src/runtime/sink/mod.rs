@@ -15,7 +15,6 @@ use crate::component::sink_instance::Sink;
 use crate::config::{ConnectorConfig, SinkSection};
 use crate::danube::Timeouts;
 use crate::supervisor::control::Control;
-use crate::supervisor::status::State;
 use std::time::Duration;
 
 pub use super::lifecycle::{Exit, Hosting};
@@ -47,6 +46,13 @@ impl Steer for SinkRuntime {
 
     fn apply(&mut self, control: Control) -> impl Future<Output = bool> + Send {
         self.apply_command(control)
+    }
+
+    fn work<'a>(
+        &'a mut self,
+        shutdown: &'a mut Shutdown,
+    ) -> impl Future<Output = Stop> + Send + 'a {
+        self.consume(shutdown)
     }
 }
 
@@ -86,30 +92,7 @@ impl SinkRuntime {
         }
     }
 
-    pub async fn run(mut self, mut shutdown: Shutdown) -> Exit {
-        let mut fatal_streak = 0u32;
-        let exit = loop {
-            let stop = match lifecycle::open_instance(&mut self, &mut shutdown).await {
-                Err(stop) => stop,
-                Ok(()) => self.consume(&mut shutdown).await,
-            };
-            self.life.status.set_connected(false);
-            let reason = match stop {
-                Stop::Shutdown | Stop::Reconnect(_) => break Exit::Shutdown,
-                Stop::Fatal(reason) => reason,
-            };
-            self.life.failed(&reason);
-            self.life.close(&mut self.instance).await;
-            if self.life.exits_on_fatal() {
-                break Exit::Fatal(reason);
-            }
-            match lifecycle::while_failed(&mut self, fatal_streak, &mut shutdown).await {
-                Ok(()) => fatal_streak += 1,
-                Err(_) => break Exit::Shutdown,
-            }
-        };
-        self.life.close(&mut self.instance).await;
-        self.life.set_state(State::Stopped);
-        exit
+    pub async fn run(self, shutdown: Shutdown) -> Exit {
+        lifecycle::run(self, shutdown).await
     }
 }

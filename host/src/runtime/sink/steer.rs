@@ -5,7 +5,7 @@ use super::SinkRuntime;
 use crate::component::SinkInstance;
 use crate::component::sink_instance::SinkFactory;
 use crate::runtime::lifecycle;
-use crate::supervisor::control::{Applied, Command, Control};
+use crate::supervisor::control::{Applied, Command, Control, Replacement};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,11 +32,15 @@ impl SinkRuntime {
                 let ok = r.is_ok();
                 (r.map(|()| Applied::Done), ok)
             }
-            Command::Swap(factory) => {
+            Command::Swap(Replacement::Sink(factory)) => {
                 let r = self.swap(factory).await;
                 let ok = r.is_ok();
                 (r.map(|pause| Applied::Swapped { pause }), ok)
             }
+            Command::Swap(Replacement::Source(_)) => (
+                Err("a source component cannot replace a sink".to_string()),
+                false,
+            ),
         };
         // The supervisor logs refusals, with what triggered the command.
         let _ = reply.send(result);

@@ -1,0 +1,118 @@
+//! The source loop: `poll` → publish every record (several producers per topic, by key) →
+//! wait for Danube's acknowledgements → `commit` the positions in poll order. The next poll
+//! runs while earlier records are still in flight, up to `source.max_in_flight` records.
+//! Nothing is committed before Danube persisted it, and no record is skipped: a failed
+//! publish is retried on a rebuilt producer until it succeeds.
+
+mod commit;
+mod inflight;
+mod pump;
+mod route;
+mod steer;
+
+use super::backoff::Backoff;
+use super::lifecycle::{self, Lifecycle, Steer, Stop};
+use super::shutdown::Shutdown;
+use crate::component::SourceInstance;
+use crate::component::source_instance::Source;
+use crate::config::{ConnectorConfig, DispatchStrategy, SourceSection};
+use crate::danube::lane::LaneSettings;
+use crate::danube::{Timeouts, TopicPartitions};
+use crate::supervisor::control::Control;
+use inflight::InFlight;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use super::lifecycle::{Exit, Hosting};
+pub use route::DEAD_LETTER_MARK;
+
+pub struct SourceRuntime {
+    url: String,
+    source: SourceSection,
+    dead_letter_topic: Option<String>,
+    timeouts: Timeouts,
+    batch_size: usize,
+    max_retries: u32,
+    retry: Backoff,
+    reconnect: Backoff,
+    lanes: Arc<LaneSettings>,
+    partitions: TopicPartitions,
+    instance: SourceInstance,
+    inflight: InFlight,
+    /// A restart or swap asked for while records were in flight: applied once they are
+    /// committed, since their positions belong to the running instance.
+    deferred: Option<Control>,
+    life: Lifecycle,
+}
+
+impl Steer for SourceRuntime {
+    type Role = Source;
+
+    fn life(&mut self) -> &mut Lifecycle {
+        &mut self.life
+    }
+
+    fn parts(&mut self) -> (&mut Lifecycle, &mut SourceInstance) {
+        (&mut self.life, &mut self.instance)
+    }
+
+    fn apply(&mut self, control: Control) -> impl Future<Output = bool> + Send {
+        self.apply_command(control)
+    }
+
+    fn work<'a>(
+        &'a mut self,
+        shutdown: &'a mut Shutdown,
+    ) -> impl Future<Output = Stop> + Send + 'a {
+        self.produce(shutdown)
+    }
+}
+
+impl SourceRuntime {
+    pub fn new(
+        config: &ConnectorConfig,
+        source: SourceSection,
+        instance: SourceInstance,
+        partitions: TopicPartitions,
+        hosting: Hosting,
+    ) -> Self {
+        let r = &config.runtime;
+        let d = &config.danube;
+        let timeouts = Timeouts {
+            call: Duration::from_millis(d.call_timeout_ms),
+        };
+        let reconnect = Backoff {
+            base: Duration::from_millis(d.reconnect_backoff_ms),
+            max: Duration::from_millis(d.reconnect_max_backoff_ms),
+        };
+        Self {
+            url: d.service_url.clone(),
+            lanes: Arc::new(LaneSettings {
+                connector: config.connector.name.clone(),
+                url: d.service_url.clone(),
+                timeouts,
+                reliable: source.dispatch_strategy == DispatchStrategy::Reliable,
+                backoff: reconnect,
+            }),
+            source,
+            dead_letter_topic: r.dead_letter_topic.clone(),
+            timeouts,
+            batch_size: r.batch_size,
+            max_retries: r.max_retries,
+            retry: Backoff {
+                base: Duration::from_millis(r.retry_backoff_ms),
+                max: Duration::from_millis(r.max_backoff_ms),
+            },
+            reconnect,
+            partitions,
+            instance,
+            inflight: InFlight::default(),
+            deferred: None,
+            life: Lifecycle::new(config, hosting),
+        }
+    }
+
+    pub async fn run(self, shutdown: Shutdown) -> Exit {
+        lifecycle::run(self, shutdown).await
+    }
+}
