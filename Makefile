@@ -14,12 +14,15 @@ export DANUBE_CONNECT_CACHE_DIR ?= $(CURDIR)/target/component-cache
 
 all: build
 
-## Tools the build needs on a fresh Debian machine: protoc (danube-core) and the wasm target.
+## Tools the build needs on a fresh Debian machine: protoc (danube-core), Mosquitto (the MQTT
+## source's tests start their own) and the wasm target.
+APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients)
+
 deps:
-	@command -v protoc >/dev/null 2>&1 || { \
-	  echo "installing protobuf-compiler"; \
+	@if [ -n "$(strip $(APT_NEEDS))" ]; then \
+	  echo "installing $(strip $(APT_NEEDS))"; \
 	  SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq protobuf-compiler >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(APT_NEEDS) >/dev/null; fi
 	@rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip2$$' || rustup target add wasm32-wasip2
 
 guests: deps

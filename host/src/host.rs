@@ -5,13 +5,16 @@ use crate::capabilities::grants;
 use crate::capabilities::http::{AllowList, HttpCapability, PooledClient};
 use crate::capabilities::log::LogCapability;
 use crate::capabilities::metrics::{GuestMetricFamilies, MetricsCapability};
+use crate::capabilities::mqtt::{MqttAccess, MqttCapability};
 use crate::capabilities::state::StateCapability;
+use crate::capabilities::topics::TopicsCapability;
 use crate::component::cache::ComponentCache;
 use crate::component::instance::{Factory, Role};
 use crate::component::sink_instance::{CapabilitySource, InstanceSettings};
 use crate::component::store::{Capabilities, GuestState};
 use crate::component::{LoadedComponent, World, linker, loader};
 use crate::config::ConnectorConfig;
+use crate::danube::TopicPartitions;
 use crate::engine::{self, EngineLimits, EpochTicker};
 use crate::observe::HostMetrics;
 use anyhow::{Context, bail};
@@ -71,12 +74,13 @@ impl Host {
     /// What every instance of this connector gets: capabilities (opened once here), limits
     /// and its `[config]`.
     pub fn instance_settings(&self, config: &ConnectorConfig) -> anyhow::Result<InstanceSettings> {
+        let topic_partitions = TopicPartitions::default();
         Ok(InstanceSettings {
-            capabilities: self.capabilities(config)?,
+            capabilities: self.capabilities(config, &topic_partitions)?,
             memory_limit: (config.runtime.memory_limit_mb as usize) << 20,
             call_deadline: Duration::from_millis(config.runtime.call_deadline_ms),
             config_json: config.guest_config_json(),
-            topic_partitions: Default::default(),
+            topic_partitions,
         })
     }
 
@@ -114,7 +118,11 @@ impl Host {
 
     /// Builds each new instance's capabilities; pools and databases are opened once here and
     /// shared by every restart of the connector.
-    fn capabilities(&self, config: &ConnectorConfig) -> anyhow::Result<CapabilitySource> {
+    fn capabilities(
+        &self,
+        config: &ConnectorConfig,
+        topic_partitions: &TopicPartitions,
+    ) -> anyhow::Result<CapabilitySource> {
         let name: Arc<str> = config.connector.name.as_str().into();
         let http = match &config.capabilities.http {
             Some(grant) => {
@@ -142,8 +150,19 @@ impl Host {
             }
             None => StateCapability::denied(),
         };
+        let mqtt = match &config.capabilities.mqtt {
+            Some(grant) => Some(Arc::new(
+                MqttAccess::new(name.clone(), grant, |p| config.resolve(p))
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| format!("in {}", config.path.display()))?,
+            )),
+            None => None,
+        };
+        let topic_partitions = topic_partitions.clone();
         let families = self.families.clone();
         Ok(Arc::new(move || Capabilities {
+            mqtt: MqttCapability::new(name.clone(), mqtt.clone()),
+            topics: TopicsCapability::new(topic_partitions.clone()),
             http: match &http {
                 Some((allow, client)) => HttpCapability {
                     connector: name.clone(),

@@ -29,6 +29,15 @@ const CAPABILITIES: &[Capability] = &[
         prefix: "wasi:http/",
         granted_by: Some("capabilities.http"),
     },
+    Capability {
+        prefix: "danube:connect/mqtt",
+        granted_by: Some("capabilities.mqtt"),
+    },
+    // Only shapes the topics of the connector's own records.
+    Capability {
+        prefix: "danube:connect/topics",
+        granted_by: None,
+    },
     // Language runtimes need clocks, randomness, streams and a process environment (kept empty).
     // Filesystem and sockets link with no preopened directory and every address refused.
     Capability {
@@ -76,6 +85,7 @@ fn is_granted(c: &ConnectorConfig, key: &str) -> bool {
     match key {
         "capabilities.http" => c.capabilities.http.is_some(),
         "capabilities.state" => c.capabilities.state.is_some(),
+        "capabilities.mqtt" => c.capabilities.mqtt.is_some(),
         _ => false,
     }
 }

@@ -11,13 +11,17 @@ wasmtime::component::bindgen!({
             import danube:connect/log@0.1.0;
             import danube:connect/metrics@0.1.0;
             import danube:connect/state@0.1.0;
+            import danube:connect/mqtt@0.1.0;
+            import danube:connect/topics@0.1.0;
             export danube:connect/sink@0.1.0;
             export danube:connect/source@0.1.0;
         }
     ",
     path: "../wit",
     world: "danube:connect-host/host",
+    imports: { "danube:connect/mqtt": async },
     exports: { default: async },
+    with: { "danube:connect/mqtt.client": crate::capabilities::mqtt::MqttClient },
 });
 
 pub use danube::connect::types::{
@@ -33,5 +37,7 @@ pub mod names {
     pub const LOG: &str = "danube:connect/log";
     pub const METRICS: &str = "danube:connect/metrics";
     pub const STATE: &str = "danube:connect/state";
+    pub const MQTT: &str = "danube:connect/mqtt";
+    pub const TOPICS: &str = "danube:connect/topics";
     pub const TYPES: &str = "danube:connect/types";
 }

@@ -1,9 +1,12 @@
 //! Links every import the host provides. Whether a connector may use one is decided before
 //! instantiation by [`crate::capabilities::grants`], so the error can name the config key.
 
-use super::bindings::danube::connect::{log, metrics, state};
+use super::bindings::danube::connect::{log, metrics, mqtt, state, topics};
 use super::store::GuestState;
-use crate::capabilities::{log::LogCapability, metrics::MetricsCapability, state::StateCapability};
+use crate::capabilities::{
+    log::LogCapability, metrics::MetricsCapability, mqtt::MqttCapability, state::StateCapability,
+    topics::TopicsCapability,
+};
 use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
@@ -17,6 +20,12 @@ pub fn build(engine: &Engine) -> wasmtime::Result<Linker<GuestState>> {
     })?;
     state::add_to_linker::<_, HasSelf<StateCapability>>(&mut linker, |s: &mut GuestState| {
         &mut s.state
+    })?;
+    mqtt::add_to_linker::<_, HasSelf<MqttCapability>>(&mut linker, |s: &mut GuestState| {
+        &mut s.mqtt
+    })?;
+    topics::add_to_linker::<_, HasSelf<TopicsCapability>>(&mut linker, |s: &mut GuestState| {
+        &mut s.topics
     })?;
     Ok(linker)
 }

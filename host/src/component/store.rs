@@ -3,7 +3,8 @@
 
 use super::limiter::MemoryLimiter;
 use crate::capabilities::{
-    http::HttpCapability, log::LogCapability, metrics::MetricsCapability, state::StateCapability,
+    http::HttpCapability, log::LogCapability, metrics::MetricsCapability, mqtt::MqttCapability,
+    state::StateCapability, topics::TopicsCapability,
 };
 use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
@@ -18,6 +19,8 @@ pub struct GuestState {
     pub log: LogCapability,
     pub metrics: MetricsCapability,
     pub state: StateCapability,
+    pub mqtt: MqttCapability,
+    pub topics: TopicsCapability,
     pub limiter: MemoryLimiter,
     /// Start of the guest call in progress, checked at every epoch tick.
     pub call_started: Instant,
@@ -29,6 +32,8 @@ pub struct Capabilities {
     pub log: LogCapability,
     pub metrics: MetricsCapability,
     pub state: StateCapability,
+    pub mqtt: MqttCapability,
+    pub topics: TopicsCapability,
 }
 
 impl GuestState {
@@ -48,6 +53,8 @@ impl GuestState {
             log: caps.log,
             metrics: caps.metrics,
             state: caps.state,
+            mqtt: caps.mqtt,
+            topics: caps.topics,
             limiter: MemoryLimiter::new(memory_limit),
             call_started: Instant::now(),
             call_deadline,

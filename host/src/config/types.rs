@@ -258,6 +258,29 @@ impl Default for LogSection {
 pub struct CapabilitiesSection {
     pub http: Option<HttpGrant>,
     pub state: Option<StateGrant>,
+    pub mqtt: Option<MqttGrant>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttGrant {
+    /// `mqtt://host:port` / `mqtts://host:port` patterns; `*` matches any host label run or
+    /// any port.
+    pub allowed_brokers: Vec<String>,
+    /// PEM file of the CA that signs `mqtts` brokers' certificates; the public web roots
+    /// when absent.
+    pub ca_file: Option<PathBuf>,
+    /// PEM certificate and key the host presents to `mqtts` brokers (mutual TLS).
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+    /// Messages received and not yet taken by the connector, per client; past this the host
+    /// stops reading from the socket, so the broker holds the rest.
+    #[serde(default = "default_mqtt_buffer")]
+    pub max_buffered: usize,
+}
+
+fn default_mqtt_buffer() -> usize {
+    10_000
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,6 +8,8 @@ pub mod danube;
 mod host_file;
 pub mod host_process;
 pub mod http;
+pub mod mosquitto;
+pub mod mqtt_client;
 pub mod paths;
 pub mod pipeline;
 pub mod receiver;

@@ -1,5 +1,12 @@
-//! `allowed_hosts` patterns: `scheme://host:port`, where `*` stands for any scheme, any port,
-//! a whole host, or leading labels (`*.example.com`). A missing port means the scheme's default.
+//! Allow-list patterns (`capabilities.http.allowed_hosts`, `capabilities.mqtt.allowed_brokers`):
+//! `scheme://host:port`, where `*` stands for any scheme, any port, a whole host, or leading
+//! labels (`*.example.com`). A missing port means the scheme's default.
+
+/// The schemes a capability accepts, with their default ports.
+pub type Schemes = &'static [(&'static str, u16)];
+
+pub const HTTP_SCHEMES: Schemes = &[("http", 80), ("https", 443)];
+pub const MQTT_SCHEMES: Schemes = &[("mqtt", 1883), ("mqtts", 8883)];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPattern {
@@ -16,19 +23,26 @@ enum HostMatch {
     Suffix(String),
 }
 
-fn default_port(scheme: &str) -> Option<u16> {
-    match scheme {
-        "http" => Some(80),
-        "https" => Some(443),
-        _ => None,
-    }
+pub fn default_port(schemes: Schemes, scheme: &str) -> Option<u16> {
+    schemes
+        .iter()
+        .find_map(|&(name, port)| (name == scheme).then_some(port))
 }
 
 impl HostPattern {
+    /// An HTTP pattern (`http` or `https`).
     pub fn parse(s: &str) -> Result<Self, String> {
+        Self::parse_for(s, HTTP_SCHEMES)
+    }
+
+    pub fn parse_for(s: &str, schemes: Schemes) -> Result<Self, String> {
+        let example = match schemes.first() {
+            Some((name, port)) => format!("{name}://*.example.com:{port}"),
+            None => "scheme://host:port".into(),
+        };
         let bad = |why: &str| {
             format!(
-                "\"{s}\" is not a host pattern ({why}); expected scheme://host:port, e.g. https://*.example.com:443"
+                "\"{s}\" is not a host pattern ({why}); expected scheme://host:port, e.g. {example}"
             )
         };
         let (scheme, rest) = s
@@ -36,8 +50,11 @@ impl HostPattern {
             .ok_or_else(|| bad("missing scheme://"))?;
         let scheme = match scheme {
             "*" => None,
-            "http" | "https" => Some(scheme.to_string()),
-            _ => return Err(bad("scheme must be http, https or *")),
+            s if default_port(schemes, s).is_some() => Some(scheme.to_string()),
+            _ => {
+                let names: Vec<&str> = schemes.iter().map(|(n, _)| *n).collect();
+                return Err(bad(&format!("scheme must be {} or *", names.join(", "))));
+            }
         };
         let rest = rest.trim_end_matches('/');
         if rest.contains('/') {
@@ -62,7 +79,7 @@ impl HostPattern {
             }
             _ => {
                 let port = match &scheme {
-                    Some(sch) => default_port(sch),
+                    Some(sch) => default_port(schemes, sch),
                     None => {
                         return Err(bad("a pattern with scheme * needs an explicit port or :*"));
                     }
@@ -107,16 +124,41 @@ impl HostPattern {
 }
 
 /// The patterns of one connector; empty denies everything.
-#[derive(Debug, Clone, Default)]
-pub struct AllowList(Vec<HostPattern>);
+#[derive(Debug, Clone)]
+pub struct AllowList {
+    patterns: Vec<HostPattern>,
+    schemes: Schemes,
+}
+
+impl Default for AllowList {
+    fn default() -> Self {
+        Self {
+            patterns: Vec::new(),
+            schemes: HTTP_SCHEMES,
+        }
+    }
+}
 
 impl AllowList {
+    /// HTTP patterns.
     pub fn parse(patterns: &[String]) -> Result<Self, String> {
-        patterns
+        Self::parse_for(patterns, HTTP_SCHEMES)
+    }
+
+    pub fn parse_for(patterns: &[String], schemes: Schemes) -> Result<Self, String> {
+        let patterns = patterns
             .iter()
-            .map(|p| HostPattern::parse(p))
-            .collect::<Result<_, _>>()
-            .map(Self)
+            .map(|p| HostPattern::parse_for(p, schemes))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { patterns, schemes })
+    }
+
+    /// Whether `scheme://host:port` may be reached (`port` absent: the scheme's default).
+    pub fn allows_addr(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
+        let Some(port) = port.or_else(|| default_port(self.schemes, scheme)) else {
+            return false;
+        };
+        self.patterns.iter().any(|p| p.matches(scheme, host, port))
     }
 
     pub fn allows(&self, uri: &http::Uri) -> bool {
@@ -124,10 +166,7 @@ impl AllowList {
             return false;
         };
         let Some(host) = uri.host() else { return false };
-        let Some(port) = uri.port_u16().or_else(|| default_port(scheme)) else {
-            return false;
-        };
-        self.0.iter().any(|p| p.matches(scheme, host, port))
+        self.allows_addr(scheme, host, uri.port_u16())
     }
 }
 
@@ -181,5 +220,22 @@ mod tests {
         ] {
             assert!(HostPattern::parse(p).is_err(), "{p}");
         }
+    }
+
+    #[test]
+    fn mqtt_brokers_with_their_default_ports() {
+        let list = AllowList::parse_for(
+            &["mqtt://127.0.0.1:*".into(), "mqtts://*.example.com".into()],
+            MQTT_SCHEMES,
+        )
+        .expect("patterns");
+        assert!(list.allows_addr("mqtt", "127.0.0.1", Some(18830)));
+        assert!(list.allows_addr("mqtt", "127.0.0.1", None));
+        assert!(list.allows_addr("mqtts", "iot.example.com", None));
+        assert!(!list.allows_addr("mqtts", "iot.example.com", Some(1883)));
+        assert!(!list.allows_addr("mqtt", "10.0.0.1", Some(1883)));
+        assert!(!list.allows_addr("mqtts", "127.0.0.1", Some(8883)));
+        let err = HostPattern::parse_for("http://x", MQTT_SCHEMES).expect_err("http is not mqtt");
+        assert!(err.contains("mqtt, mqtts"), "{err}");
     }
 }

@@ -1,0 +1,93 @@
+//! `danube:connect/mqtt`: MQTT clients for connectors granted `[capabilities.mqtt]`.
+//!
+//! The host owns the connection (pings, reconnects, TLS from the grant) and buffers what
+//! arrives; the connector takes deliveries in batches and acknowledges each one only once it
+//! is safe, so a crash before that leaves the message with the broker.
+
+mod ack_ids;
+mod driver;
+mod host;
+mod options;
+mod session;
+mod tls;
+mod v311;
+mod v5;
+
+pub use host::{MqttCapability, MqttClient};
+pub use options::{ConnectSpec, Protocol};
+pub use session::{Delivery, Session};
+pub use tls::TlsError;
+
+use crate::capabilities::allowed_hosts::{AllowList, MQTT_SCHEMES};
+use crate::config::MqttGrant;
+use options::Broker;
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MqttError {
+    #[error("{0}")]
+    Denied(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Connection(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What one connector's grant allows, prepared once and shared by its instances.
+pub struct MqttAccess {
+    pub connector: Arc<str>,
+    allow: AllowList,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    max_buffered: usize,
+}
+
+impl MqttAccess {
+    /// `resolve` turns paths from the config into paths relative to its file.
+    pub fn new(
+        connector: Arc<str>,
+        grant: &MqttGrant,
+        resolve: impl Fn(&Path) -> std::path::PathBuf,
+    ) -> Result<Self, String> {
+        let allow = AllowList::parse_for(&grant.allowed_brokers, MQTT_SCHEMES)?;
+        let needs_tls = grant
+            .allowed_brokers
+            .iter()
+            .any(|p| !p.starts_with("mqtt://"));
+        let tls = if needs_tls || grant.ca_file.is_some() {
+            let ca = grant.ca_file.as_deref().map(&resolve);
+            let cert = grant.client_cert_file.as_deref().map(&resolve);
+            let key = grant.client_key_file.as_deref().map(&resolve);
+            let pair = cert.as_deref().zip(key.as_deref());
+            Some(
+                tls::client_config(ca.as_deref(), pair)
+                    .map_err(|e| format!("capabilities.mqtt: {e}"))?,
+            )
+        } else {
+            None
+        };
+        Ok(Self {
+            connector,
+            allow,
+            tls,
+            max_buffered: grant.max_buffered,
+        })
+    }
+
+    /// For tests and tools: any broker, no TLS.
+    pub fn allow_all(connector: &str) -> Self {
+        Self {
+            connector: connector.into(),
+            allow: AllowList::parse_for(&["mqtt://*:*".into()], MQTT_SCHEMES).unwrap_or_default(),
+            tls: None,
+            max_buffered: 10_000,
+        }
+    }
+
+    fn allows(&self, broker: &Broker) -> bool {
+        self.allow
+            .allows_addr(&broker.scheme, &broker.host, Some(broker.port))
+    }
+}
