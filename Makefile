@@ -5,8 +5,8 @@
 
 CARGO      ?= cargo
 JOBS       ?= 2
-GUESTS     := -p sink-http -p passthrough -p chaos-sink -p counter-source
-NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-sdk -p sink-http -p counter-source
+GUESTS     := -p sink-http -p passthrough -p chaos-sink -p counter-source -p source-mqtt
+NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-sdk -p sink-http -p counter-source -p source-mqtt
 WASM_DIR   := target/wasm32-wasip2/guest
 export DANUBE_CONNECT_CACHE_DIR ?= $(CURDIR)/target/component-cache
 

@@ -30,8 +30,8 @@
 //! Build with `cargo build --target wasm32-wasip2` and a `cdylib` crate type. Sources work
 //! the same way with [`Source`] and [`export_source!`].
 //!
-//! Besides the traits the crate offers [`log`], [`metrics`], [`state`] and an [`http`]
-//! client; a component imports only the host interfaces it actually uses.
+//! Besides the traits the crate offers [`log`], [`metrics`], [`state`], an [`http`] client,
+//! an [`mqtt`] client and [`topics`] settings for sources; a component imports only the host interfaces it actually uses.
 
 pub mod bindings;
 mod config;
@@ -40,12 +40,14 @@ pub mod http;
 pub mod log;
 mod message;
 pub mod metrics;
+pub mod mqtt;
 pub mod sink;
 pub mod source;
 pub mod state;
+pub mod topics;
 
 pub use config::Config;
 pub use error::{BatchError, Error, Retry};
 pub use message::Message;
 pub use sink::Sink;
-pub use source::{Position, Record, Source};
+pub use source::{DEAD_LETTER_ATTRIBUTE, Position, Record, Source};

@@ -29,6 +29,10 @@ pub trait Source: Sized {
     }
 }
 
+/// The attribute that marks a record as bad input: the host publishes it to the dead-letter
+/// topic with this reason instead of to its topic (see [`Record::dead_letter`]).
+pub const DEAD_LETTER_ATTRIBUTE: &str = "dlq.error";
+
 impl Record {
     /// A record for the connector's default topic with no key, attributes or position.
     pub fn new(payload: impl Into<Vec<u8>>) -> Self {
@@ -57,6 +61,12 @@ impl Record {
     pub fn with_attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.attributes.push((name.into(), value.into()));
         self
+    }
+
+    /// Marks the record as bad input: the host dead-letters it with `reason` and still
+    /// commits its position.
+    pub fn dead_letter(self, reason: impl Into<String>) -> Self {
+        self.with_attribute(DEAD_LETTER_ATTRIBUTE, reason)
     }
 
     /// Attaches the upstream position handed back in [`Source::commit`].
@@ -194,6 +204,15 @@ mod tests {
             self.0 += max_records;
             Ok(out)
         }
+    }
+
+    #[test]
+    fn a_dead_letter_record_carries_its_reason() {
+        let r = Record::new(b"x".to_vec()).dead_letter("not JSON");
+        assert_eq!(
+            r.attributes,
+            vec![(DEAD_LETTER_ATTRIBUTE.to_string(), "not JSON".to_string())]
+        );
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub fn ack_packet(p: Pending) -> Publish {
 pub fn refusal(code: &str) -> String {
     let why = match code {
         "BadUserNamePassword" => "bad user name or password",
-        "NotAuthorized" => "not authorized",
+        "NotAuthorized" => "not authorized (check the user name and password)",
         "BadClientId" | "ClientIdentifierNotValid" => "client id rejected",
         "RefusedProtocolVersion" | "UnsupportedProtocolVersion" => "protocol version not supported",
         "ServiceUnavailable" | "ServerUnavailable" | "ServerBusy" => "broker unavailable",
