@@ -91,6 +91,30 @@ mod tests {
     }
 
     #[test]
+    fn the_mqtt_source_example_loads() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/source-mqtt/connector.toml");
+        let c = load(&path).expect("examples/source-mqtt/connector.toml is valid");
+        assert!(c.guest_config_json().contains("sensors/+/temperature"));
+        let source = c.source.expect("a source");
+        assert_eq!(source.producers_per_topic, 4);
+        assert!(source.keep_unkeyed_order);
+        let mqtt = c.capabilities.mqtt.expect("the mqtt grant");
+        assert_eq!(mqtt.allowed_brokers, ["mqtt://127.0.0.1:1883"]);
+    }
+
+    #[test]
+    fn mqtt_grant_errors_name_the_key() {
+        let text = format!("{MINIMAL}\n[capabilities.mqtt]\nallowed_brokers = [\"http://x\"]\n");
+        let e = load_str(&text, Path::new("c.toml"), &no_env).expect_err("http is no broker");
+        assert!(
+            e.to_string()
+                .contains("capabilities.mqtt.allowed_brokers[0]"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn minimal_sink_gets_defaults() {
         let c = load_str(MINIMAL, Path::new("c.toml"), &no_env).expect("valid");
         assert_eq!(c.runtime.batch_size, 500);

@@ -1,0 +1,312 @@
+//! MQTT source benchmark (see BENCHMARKS.md), in one run:
+//!
+//! 1. throughput: a bare danube-client publisher with K producers sends N records, then
+//!    MQTT devices publish N QoS 1 messages that `source_mqtt.wasm` moves into Danube through
+//!    K producers per topic; rates are from the first to the last record persisted;
+//! 2. latency: both paths again at a fixed rate, timed from the device (or the bare
+//!    producer) to a Danube consumer, p50 / p99.
+//!
+//! `--danube-url URL` uses that broker; otherwise the in-memory test broker runs in this
+//! process. Mosquitto (Debian package) is started on a free port.
+
+use danube_client::{DanubeClient, SubType};
+use danube_connect_tests::bench_args::{BoxError, arg, num};
+use danube_connect_tests::broker::TestBroker;
+use danube_connect_tests::harness::http::{get, metric_sum};
+use danube_connect_tests::harness::mosquitto::{Mosquitto, MosquittoOptions};
+use danube_connect_tests::harness::mqtt_client::{Device, QoS};
+use danube_connect_tests::harness::{HostProcess, HostSpec, paths, unique_topic};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let n = num("--messages", 100_000);
+    let producers = num("--producers", 4) as usize;
+    let payload = num("--payload-bytes", 256) as usize;
+    let devices = num("--devices", 4) as usize;
+    let rate = num("--latency-rate", 1000);
+    let latency_n = num("--latency-messages", 5000);
+    let (_broker, url) = match arg("--danube-url") {
+        Some(url) => (None, url),
+        None => {
+            let b = TestBroker::start().await?;
+            let url = b.url();
+            (Some(b), url)
+        }
+    };
+    let client = DanubeClient::builder().service_url(&url).build().await?;
+    let mosquitto = Mosquitto::start_with(MosquittoOptions {
+        max_inflight: 1000,
+        ..Default::default()
+    });
+    println!(
+        "MQTT -> Danube, {n} messages of {payload} B, QoS 1, {producers} producers, {devices} devices, broker {}",
+        if arg("--danube-url").is_some() {
+            url.as_str()
+        } else {
+            "in-memory test broker"
+        }
+    );
+
+    let bare = bare_publisher(&client, n, producers, payload).await?;
+    let (source, rss) = through_source(&url, &mosquitto, n, producers, payload, devices).await?;
+    println!("bare publisher ({producers} producers): {bare:.0} msgs/s");
+    println!(
+        "source_mqtt   ({producers} producers): {source:.0} msgs/s, host RSS {:.1} MiB",
+        rss as f64 / (1 << 20) as f64
+    );
+    println!("ratio: {:.2}", source / bare);
+
+    let bare_lat = bare_latency(&client, latency_n, rate, payload).await?;
+    let source_lat = source_latency(&url, &client, &mosquitto, latency_n, rate, payload).await?;
+    println!(
+        "latency at {rate} msgs/s to a consumer: bare p50 {:.2} ms p99 {:.2} ms; source_mqtt p50 {:.2} ms p99 {:.2} ms",
+        bare_lat.0, bare_lat.1, source_lat.0, source_lat.1
+    );
+    Ok(())
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// `{"t":<µs since epoch>,"pad":"xxx…"}` of `size` bytes.
+fn stamped(size: usize) -> Vec<u8> {
+    let head = format!("{{\"t\":{},\"pad\":\"", now_us());
+    let pad = "x".repeat(size.saturating_sub(head.len() + 2));
+    format!("{head}{pad}\"}}").into_bytes()
+}
+
+fn stamp_of(payload: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let rest = text.strip_prefix("{\"t\":")?;
+    rest[..rest.find(',')?].parse().ok()
+}
+
+async fn producer(
+    client: &DanubeClient,
+    topic: &str,
+    i: usize,
+) -> Result<danube_client::Producer, BoxError> {
+    let mut p = client
+        .new_producer()
+        .with_topic(topic)
+        .with_name(format!("bench-{i}-{}", std::process::id()))
+        .with_reliable_dispatch()
+        .build()?;
+    p.create().await?;
+    Ok(p)
+}
+
+/// K producers, each sending its share with a key, every send awaited (persisted).
+async fn bare_publisher(
+    client: &DanubeClient,
+    n: u64,
+    k: usize,
+    size: usize,
+) -> Result<f64, BoxError> {
+    let topic = unique_topic("bench-bare-pub");
+    let mut lanes = Vec::new();
+    for i in 0..k {
+        lanes.push(producer(client, &topic, i).await?);
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, p) in lanes.into_iter().enumerate() {
+        let share = n / k as u64 + u64::from((i as u64) < n % k as u64);
+        tasks.push(tokio::spawn(async move {
+            let key = format!("d{i}");
+            for _ in 0..share {
+                p.send_with_key(stamped(size), None, &key)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok::<_, String>(())
+        }));
+    }
+    for t in tasks {
+        t.await?.map_err(|e| -> BoxError { e.into() })?;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+fn source_spec(name: &str, topic: &str, mosquitto: &Mosquitto, producers: usize) -> HostSpec {
+    let config = format!(
+        "[runtime]\nbatch_size = 1000\n\n[capabilities.mqtt]\nallowed_brokers = [\"mqtt://127.0.0.1:*\"]\n\n\
+         [config]\nurl = \"{url}\"\nclient_id = \"{name}\"\nclean_session = true\n\n\
+         [[config.mappings]]\nfilter = \"bench/+\"\ntopic = \"{topic}\"\nqos = 1\nkey = {{ topic_level = 2 }}\n",
+        url = mosquitto.url()
+    );
+    HostSpec::source(
+        name,
+        paths::component("source_mqtt"),
+        topic,
+        &format!("producers_per_topic = {producers}\nmax_in_flight = 5000"),
+        &config,
+    )
+}
+
+async fn persisted(host: &HostProcess) -> u64 {
+    let text = get(&format!("http://{}/metrics", host.metrics_addr))
+        .await
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    metric_sum(&text, "danube_connector_messages_processed_total", &[]) as u64
+}
+
+async fn through_source(
+    url: &str,
+    mosquitto: &Mosquitto,
+    n: u64,
+    producers: usize,
+    size: usize,
+    devices: usize,
+) -> Result<(f64, u64), BoxError> {
+    let topic = unique_topic("bench-mqtt");
+    let mut host = HostProcess::start(source_spec("bench-mqtt", &topic, mosquitto, producers), url);
+    if !host.wait_ready(Duration::from_secs(60)).await {
+        return Err(format!("host not ready:\n{}", host.log()).into());
+    }
+    let mut senders = Vec::new();
+    for d in 0..devices {
+        let device = Device::connect(&mosquitto.url(), &format!("bench-device-{d}"), false).await;
+        let share = n / devices as u64 + u64::from((d as u64) < n % devices as u64);
+        senders.push(tokio::spawn(async move {
+            // Several keys per device, so the host spreads them over its producers.
+            for i in 0..share {
+                device
+                    .publish(
+                        &format!("bench/k{}", (i as usize * devices + d) % 64),
+                        QoS::AtLeastOnce,
+                        stamped(size),
+                    )
+                    .await;
+            }
+            device.wait_confirmed(share, Duration::from_secs(600)).await;
+        }));
+    }
+    let mut first = None;
+    let mut rss = 0;
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        let done = persisted(&host).await;
+        if done > 0 {
+            first.get_or_insert_with(Instant::now);
+        }
+        rss = rss.max(host.rss_bytes().unwrap_or(0));
+        if done >= n {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("only {done} of {n} persisted:\n{}", host.log()).into());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for s in senders {
+        s.await?;
+    }
+    let elapsed = first.map_or(Duration::from_secs(1), |f| f.elapsed());
+    Ok((n as f64 / elapsed.as_secs_f64(), rss))
+}
+
+/// p50 and p99 in ms of the stamps of `n` messages read from `rx`.
+async fn latencies(
+    consumer: &mut danube_client::Consumer,
+    rx: &mut tokio::sync::mpsc::Receiver<danube_core::message::StreamMessage>,
+    n: u64,
+) -> Result<(f64, f64), BoxError> {
+    let mut lat = Vec::with_capacity(n as usize);
+    while (lat.len() as u64) < n {
+        let m = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+            .await?
+            .ok_or("consumer closed")?;
+        if let Some(t) = stamp_of(&m.payload) {
+            lat.push(now_us().saturating_sub(t) as f64 / 1e3);
+        }
+        let _ = consumer.ack(&m).await;
+    }
+    lat.sort_by(f64::total_cmp);
+    let at = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize];
+    Ok((at(0.5), at(0.99)))
+}
+
+async fn subscribe(
+    client: &DanubeClient,
+    topic: &str,
+) -> Result<
+    (
+        danube_client::Consumer,
+        tokio::sync::mpsc::Receiver<danube_core::message::StreamMessage>,
+    ),
+    BoxError,
+> {
+    let mut c = client
+        .new_consumer()
+        .with_topic(topic)
+        .with_consumer_name("bench-latency")
+        .with_subscription("bench-latency")
+        .with_subscription_type(SubType::Exclusive)
+        .build()?;
+    c.subscribe().await?;
+    let rx = c.receive().await?;
+    Ok((c, rx))
+}
+
+async fn bare_latency(
+    client: &DanubeClient,
+    n: u64,
+    rate: u64,
+    size: usize,
+) -> Result<(f64, f64), BoxError> {
+    let topic = unique_topic("bench-bare-lat");
+    let p = producer(client, &topic, 0).await?;
+    let (mut consumer, mut rx) = subscribe(client, &topic).await?;
+    let sender = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+        for _ in 0..n {
+            tick.tick().await;
+            let _ = p.send(stamped(size), None).await;
+        }
+    });
+    let r = latencies(&mut consumer, &mut rx, n).await;
+    sender.await?;
+    r
+}
+
+async fn source_latency(
+    url: &str,
+    client: &DanubeClient,
+    mosquitto: &Mosquitto,
+    n: u64,
+    rate: u64,
+    size: usize,
+) -> Result<(f64, f64), BoxError> {
+    let topic = unique_topic("bench-mqtt-lat");
+    producer(client, &topic, 9).await?;
+    let (mut consumer, mut rx) = subscribe(client, &topic).await?;
+    let mut host = HostProcess::start(source_spec("bench-mqtt-lat", &topic, mosquitto, 4), url);
+    if !host.wait_ready(Duration::from_secs(60)).await {
+        return Err(format!("host not ready:\n{}", host.log()).into());
+    }
+    let device = Device::connect(&mosquitto.url(), "bench-latency-device", false).await;
+    let sender = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+        for i in 0..n {
+            tick.tick().await;
+            device
+                .publish(
+                    &format!("bench/k{}", i % 64),
+                    QoS::AtLeastOnce,
+                    stamped(size),
+                )
+                .await;
+        }
+        device
+    });
+    let r = latencies(&mut consumer, &mut rx, n).await;
+    drop(sender.await?);
+    r
+}
