@@ -55,6 +55,14 @@ if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
   "$BENCH" e2e --danube-url "$DANUBE_SERVICE_URL" --messages "${E2E_REAL_MESSAGES:-20000}" --producers 4 --component "$W/sink_http.wasm"
 fi
 
+echo "== MQTT source: Mosquitto -> source_mqtt.wasm -> Danube vs a bare publisher, QoS 1, 256 B"
+SOURCE=$PWD/target/release/danube-connect-source-bench
+env -u DANUBE_SERVICE_URL "$SOURCE" --messages "${MQTT_MESSAGES:-100000}" --producers 4
+if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
+  echo "== the same on the broker at $DANUBE_SERVICE_URL"
+  "$SOURCE" --danube-url "$DANUBE_SERVICE_URL" --messages "${MQTT_REAL_MESSAGES:-50000}" --producers 4
+fi
+
 echo "== hot swap under load (20 swaps) and host memory with 1 and 10 idle connectors, test broker"
 env -u DANUBE_SERVICE_URL "$FLEET" swap --swaps 20
 env -u DANUBE_SERVICE_URL "$FLEET" density --connectors 10

@@ -152,6 +152,57 @@ async fn only_unacknowledged_messages_are_redelivered() {
     assert!(more.is_empty(), "acknowledged messages came back");
 }
 
+/// A connector that lets the buffer fill and then acknowledges more than it holds must not
+/// wait forever: acks are written even while the buffer is full.
+#[tokio::test]
+async fn acks_flow_while_the_buffer_is_full() {
+    let broker = Mosquitto::start_with(MosquittoOptions {
+        max_inflight: 0,
+        ..Default::default()
+    });
+    let access = MqttAccess::allow_all("test").with_max_buffered(8);
+    let mut s = Session::connect(&access, spec(&broker.url(), "slow", Protocol::V311))
+        .await
+        .expect("connect");
+    s.subscribe(vec![("flood/#".into(), 1)])
+        .await
+        .expect("subscribe");
+    let device = Device::connect(&broker.url(), "flooder", false).await;
+    let n = 3000;
+    for i in 0..n {
+        device
+            .publish("flood/x", QoS::AtLeastOnce, format!("{i}"))
+            .await;
+    }
+    device.wait_confirmed(n, Duration::from_secs(30)).await;
+    // Everything is at the broker or in the socket; the buffer is full. Take and acknowledge
+    // in batches larger than the buffer, holding acks back like a slow pipeline would.
+    let mut seen = std::collections::HashSet::new();
+    let mut held = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.len() < n as usize && Instant::now() < deadline {
+        let batch = tokio::time::timeout(
+            Duration::from_secs(5),
+            s.receive(100, Duration::from_millis(200)),
+        )
+        .await
+        .expect("receive returns")
+        .expect("receive");
+        for d in batch {
+            seen.insert(String::from_utf8_lossy(&d.payload).into_owned());
+            held.push(d.ack_id);
+        }
+        if held.len() >= 200 {
+            tokio::time::timeout(Duration::from_secs(5), s.ack(&held))
+                .await
+                .expect("ack does not wait on the full buffer")
+                .expect("ack");
+            held.clear();
+        }
+    }
+    assert_eq!(seen.len(), n as usize, "{}", broker.log());
+}
+
 #[tokio::test]
 async fn refusals_are_clear_and_quick() {
     let broker = Mosquitto::start_with(MosquittoOptions {

@@ -2,7 +2,8 @@
 //! A failed send is retried with backoff on a rebuilt producer (fresh client, `create` again)
 //! until it succeeds: a record is never skipped, and the ones behind it wait.
 
-use super::connection::{self, DanubeError, Timeouts};
+use super::connection::{DanubeError, Timeouts};
+use super::shared_client::SharedClient;
 use crate::runtime::backoff::Backoff;
 use danube_client::Producer;
 use std::collections::HashMap;
@@ -38,7 +39,7 @@ pub enum LaneEvent {
 /// Shared by every lane of a connector.
 pub struct LaneSettings {
     pub connector: String,
-    pub url: String,
+    pub client: SharedClient,
     pub timeouts: Timeouts,
     pub reliable: bool,
     pub backoff: Backoff,
@@ -57,17 +58,18 @@ pub async fn run(
     mut queue: mpsc::Receiver<Outgoing>,
     events: mpsc::UnboundedSender<LaneEvent>,
 ) {
-    let mut producer: Option<Producer> = None;
+    // The producer and the client generation it was built on.
+    let mut producer: Option<(Producer, u64)> = None;
     let mut attempt = 0u32;
     while let Some(record) = queue.recv().await {
         loop {
             let started = Instant::now();
             let result = match producer.as_ref() {
-                Some(p) => send(p, &spec, &record).await,
+                Some((p, _)) => send(p, &spec, &record).await,
                 None => match create(&spec).await {
-                    Ok(p) => {
-                        let sent = send(&p, &spec, &record).await;
-                        producer = Some(p);
+                    Ok(built) => {
+                        let sent = send(&built.0, &spec, &record).await;
+                        producer = Some(built);
                         sent
                     }
                     Err(e) => Err(e),
@@ -89,7 +91,9 @@ pub async fn run(
                 Err(error) => {
                     // After a broker restart a producer fails until it is created again, and
                     // the old client's channels may be dead: start over with both.
-                    producer = None;
+                    if let Some((_, generation)) = producer.take() {
+                        spec.settings.client.discard(generation).await;
+                    }
                     let retry_in = spec.settings.backoff.delay(attempt, None);
                     attempt = attempt.saturating_add(1);
                     let failed = LaneEvent::Failed {
@@ -108,10 +112,11 @@ pub async fn run(
     }
 }
 
-async fn create(spec: &LaneSpec) -> Result<Producer, DanubeError> {
+async fn create(spec: &LaneSpec) -> Result<(Producer, u64), DanubeError> {
     let s = &spec.settings;
-    let client = connection::connect(&s.url, s.timeouts).await?;
-    let mut builder = client
+    let lease = s.client.get().await?;
+    let mut builder = lease
+        .client
         .new_producer()
         .with_topic(&*spec.topic)
         .with_name(format!(
@@ -131,13 +136,19 @@ async fn create(spec: &LaneSpec) -> Result<Producer, DanubeError> {
         what: format!("configuring a producer for {}", spec.topic),
         source,
     })?;
-    s.timeouts
+    let created = s
+        .timeouts
         .run(
             || format!("creating a producer for {}", spec.topic),
             producer.create(),
         )
-        .await?;
-    Ok(producer)
+        .await;
+    if let Err(e) = created {
+        // A client that cannot create a producer may be dead: the next attempt gets a new one.
+        s.client.discard(lease.generation).await;
+        return Err(e);
+    }
+    Ok((producer, lease.generation))
 }
 
 async fn send(producer: &Producer, spec: &LaneSpec, record: &Outgoing) -> Result<(), DanubeError> {

@@ -7,6 +7,7 @@ pub mod dead_letter;
 pub mod lane;
 pub mod message;
 pub mod publisher;
+pub mod shared_client;
 
 pub use connection::{DanubeError, Timeouts};
 pub use consumers::{ConsumerEvent, ConsumerSet};

@@ -49,6 +49,7 @@ async fn main() -> Result<(), BoxError> {
     );
 
     let bare = bare_publisher(&client, n, producers, payload).await?;
+    eprintln!("  bare publisher done");
     let (source, rss) = through_source(&url, &mosquitto, n, producers, payload, devices).await?;
     println!("bare publisher ({producers} producers): {bare:.0} msgs/s");
     println!(
@@ -136,7 +137,7 @@ async fn bare_publisher(
 fn source_spec(name: &str, topic: &str, mosquitto: &Mosquitto, producers: usize) -> HostSpec {
     let config = format!(
         "[runtime]\nbatch_size = 1000\n\n[capabilities.mqtt]\nallowed_brokers = [\"mqtt://127.0.0.1:*\"]\n\n\
-         [config]\nurl = \"{url}\"\nclient_id = \"{name}\"\nclean_session = true\n\n\
+         [config]\nurl = \"{url}\"\nclient_id = \"{name}\"\nclean_session = false\n\n\
          [[config.mappings]]\nfilter = \"bench/+\"\ntopic = \"{topic}\"\nqos = 1\nkey = {{ topic_level = 2 }}\n",
         url = mosquitto.url()
     );
@@ -191,8 +192,13 @@ async fn through_source(
     let mut first = None;
     let mut rss = 0;
     let deadline = Instant::now() + Duration::from_secs(900);
+    let mut report = Instant::now();
     loop {
         let done = persisted(&host).await;
+        if report.elapsed() > Duration::from_secs(5) {
+            eprintln!("  {done} of {n} persisted");
+            report = Instant::now();
+        }
         if done > 0 {
             first.get_or_insert_with(Instant::now);
         }

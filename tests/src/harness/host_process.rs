@@ -144,7 +144,11 @@ impl HostProcess {
             // The generated files name the broker; an inherited override must not redirect it.
             .env_remove("DANUBE_SERVICE_URL")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("LOG_LEVEL", "info,danube_client=warn")
+            .env(
+                "LOG_LEVEL",
+                std::env::var("DANUBE_CONNECT_TEST_LOG")
+                    .unwrap_or_else(|_| "info,danube_client=warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(stderr)
             .kill_on_drop(true)

@@ -1,13 +1,19 @@
 //! The task that keeps one MQTT connection alive: it polls rumqttc's event loop (which sends
 //! pings and reconnects), hands deliveries to the session's buffer, answers the first CONNACK
 //! and each SUBACK, and renews subscriptions when a reconnect finds no session.
+//!
+//! Flow control: rumqttc writes our acknowledgements only while its event loop is polled, and
+//! polling also reads the socket. So a full buffer stops reading only while no acknowledgement
+//! waits to be written; otherwise a connector committing into a full buffer would wait forever
+//! for an ack that needs the very loop that is waiting for buffer room.
 
 use super::ack_ids::{AckBook, Pending};
 use super::session::{Delivery, Shared};
 use crate::runtime::backoff::Backoff;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// What either protocol's event loop reported, in the terms the session needs.
 pub enum Event {
@@ -16,6 +22,8 @@ pub enum Event {
         refused: Option<String>,
     },
     Publish(Delivery, Option<Pending>),
+    /// A PUBACK or PUBREC we asked for went out.
+    AckWritten,
     SubAck(Vec<Option<u8>>),
     Error {
         message: String,
@@ -31,6 +39,59 @@ pub trait EventSource: Send + 'static {
     fn resubscribe(&self, filters: &[(String, u8)]);
 }
 
+/// Deliveries buffered for the connector and acknowledgements not yet written: the two
+/// counts that decide whether the driver may read the socket.
+pub struct Flow {
+    buffered: AtomicUsize,
+    acks_queued: AtomicUsize,
+    max_buffered: usize,
+    wake: Notify,
+}
+
+impl Flow {
+    pub fn new(max_buffered: usize) -> Self {
+        Self {
+            buffered: AtomicUsize::new(0),
+            acks_queued: AtomicUsize::new(0),
+            max_buffered: max_buffered.max(1),
+            wake: Notify::new(),
+        }
+    }
+
+    fn must_wait(&self) -> bool {
+        self.buffered.load(Ordering::Acquire) >= self.max_buffered
+            && self.acks_queued.load(Ordering::Acquire) == 0
+    }
+
+    /// The connector took `n` deliveries out of the buffer.
+    pub fn taken(&self, n: usize) {
+        if n > 0 {
+            let _ = self
+                .buffered
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                    Some(b.saturating_sub(n))
+                });
+            self.wake.notify_one();
+        }
+    }
+
+    /// `n` acknowledgements were handed to rumqttc and wait for the loop to write them.
+    pub fn acks_queued(&self, n: usize) {
+        if n > 0 {
+            self.acks_queued.fetch_add(n, Ordering::AcqRel);
+            self.wake.notify_one();
+        }
+    }
+
+    fn ack_written(&self) {
+        let _ = self
+            .acks_queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                Some(q.saturating_sub(1))
+            });
+    }
+}
+
 const BACKOFF: Backoff = Backoff {
     base: Duration::from_millis(100),
     max: Duration::from_secs(10),
@@ -40,7 +101,11 @@ pub struct Driver<S> {
     pub source: S,
     pub shared: Arc<Mutex<Shared>>,
     pub book: Arc<Mutex<AckBook>>,
-    pub inbox: mpsc::Sender<Delivery>,
+    pub inbox: mpsc::UnboundedSender<Delivery>,
+    pub flow: Arc<Flow>,
+    /// While the buffer is full the loop still runs this often, so pings keep the
+    /// connection alive through a long stall downstream.
+    pub keep_alive: Duration,
     pub connected: Option<oneshot::Sender<Result<(), (String, bool)>>>,
     pub connector: Arc<str>,
     pub url: String,
@@ -54,6 +119,8 @@ impl Driver<()> {
             shared: self.shared,
             book: self.book,
             inbox: self.inbox,
+            flow: self.flow,
+            keep_alive: self.keep_alive,
             connected: self.connected,
             connector: self.connector,
             url: self.url,
@@ -65,6 +132,7 @@ impl<S: EventSource> Driver<S> {
     pub async fn run(mut self) {
         let mut failures = 0u32;
         loop {
+            wait_for_room(&self.flow, self.keep_alive).await;
             match self.source.next().await {
                 Event::ConnAck {
                     session_present,
@@ -89,12 +157,13 @@ impl<S: EventSource> Driver<S> {
                         },
                         None => delivery,
                     };
-                    // Full buffer: wait, so the socket pushes back on the broker. A closed
-                    // one means the session is gone.
-                    if self.inbox.send(delivery).await.is_err() {
+                    self.flow.buffered.fetch_add(1, Ordering::AcqRel);
+                    // A closed buffer means the session is gone.
+                    if self.inbox.send(delivery).is_err() {
                         return;
                     }
                 }
+                Event::AckWritten => self.flow.ack_written(),
                 Event::SubAck(codes) => {
                     if let Some(reply) = lock(&self.shared).suback.take() {
                         let _ = reply.send(codes);
@@ -150,6 +219,22 @@ impl<S: EventSource> Driver<S> {
         *failures = failures.saturating_add(1);
         tokio::time::sleep(delay).await;
         true
+    }
+}
+
+/// Leave the socket unread while the buffer is full and nothing waits to be written, so TCP
+/// pushes back on the broker; look in at half the keep-alive so pings still go out.
+async fn wait_for_room(flow: &Flow, keep_alive: Duration) {
+    loop {
+        let woken = flow.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        if !flow.must_wait() {
+            return;
+        }
+        if tokio::time::timeout(keep_alive / 2, woken).await.is_err() {
+            return;
+        }
     }
 }
 

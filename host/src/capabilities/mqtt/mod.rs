@@ -86,6 +86,14 @@ impl MqttAccess {
         }
     }
 
+    /// The same access with another buffer bound.
+    pub fn with_max_buffered(self, max_buffered: usize) -> Self {
+        Self {
+            max_buffered,
+            ..self
+        }
+    }
+
     fn allows(&self, broker: &Broker) -> bool {
         self.allow
             .allows_addr(&broker.scheme, &broker.host, Some(broker.port))

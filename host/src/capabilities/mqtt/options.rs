@@ -43,8 +43,11 @@ impl Broker {
 
 /// Large payloads pass; the guest's memory limit is the real bound.
 const MAX_PACKET: usize = 16 << 20;
-/// Room for a burst of acks without waiting on the event loop.
-const REQUEST_CAPACITY: usize = 10_000;
+/// Room for the acks of a full buffer without waiting on the event loop (which the driver
+/// keeps polling while acks are queued, so a smaller channel only slows a burst down).
+fn request_capacity(max_buffered: usize) -> usize {
+    max_buffered.clamp(64, 10_000)
+}
 
 pub fn parse_url(url: &str) -> Result<Broker, MqttError> {
     let bad = |why: &str| MqttError::Invalid(format!("\"{url}\" is not a broker URL: {why}"));
@@ -110,6 +113,7 @@ pub fn v311(
     spec: &ConnectSpec,
     broker: &Broker,
     tls: Option<&Arc<rustls::ClientConfig>>,
+    max_buffered: usize,
 ) -> Result<rumqttc::MqttOptions, MqttError> {
     let mut o = rumqttc::MqttOptions::new(&spec.client_id, &broker.host, broker.port);
     o.set_transport(transport(broker, tls)?)
@@ -117,7 +121,7 @@ pub fn v311(
         .set_clean_session(spec.clean_session)
         .set_manual_acks(true)
         .set_max_packet_size(MAX_PACKET, MAX_PACKET)
-        .set_request_channel_capacity(REQUEST_CAPACITY);
+        .set_request_channel_capacity(request_capacity(max_buffered));
     if let Some(user) = &spec.username {
         o.set_credentials(user, spec.password.clone().unwrap_or_default());
     }
@@ -128,6 +132,7 @@ pub fn v5(
     spec: &ConnectSpec,
     broker: &Broker,
     tls: Option<&Arc<rustls::ClientConfig>>,
+    max_buffered: usize,
 ) -> Result<rumqttc::v5::MqttOptions, MqttError> {
     let mut o = rumqttc::v5::MqttOptions::new(&spec.client_id, &broker.host, broker.port);
     o.set_transport(transport(broker, tls)?)
@@ -135,7 +140,7 @@ pub fn v5(
         .set_clean_start(spec.clean_session)
         .set_manual_acks(true)
         .set_max_packet_size(Some(MAX_PACKET as u32))
-        .set_request_channel_capacity(REQUEST_CAPACITY)
+        .set_request_channel_capacity(request_capacity(max_buffered))
         .set_session_expiry_interval(spec.session_expiry_secs)
         .set_receive_maximum(spec.receive_maximum);
     if let Some(user) = &spec.username {

@@ -2,7 +2,7 @@
 //! The WIT resource (`host.rs`) is a thin layer over this.
 
 use super::ack_ids::AckBook;
-use super::driver::{Driver, lock};
+use super::driver::{Driver, Flow, lock};
 use super::options::{self, ConnectSpec, Protocol};
 use super::{MqttAccess, MqttError, v5, v311};
 use std::sync::{Arc, Mutex};
@@ -45,7 +45,8 @@ enum Client {
 
 pub struct Session {
     client: Client,
-    inbox: mpsc::Receiver<Delivery>,
+    inbox: mpsc::UnboundedReceiver<Delivery>,
+    flow: Arc<Flow>,
     shared: Arc<Mutex<Shared>>,
     book: Arc<Mutex<AckBook>>,
     timeout: Duration,
@@ -80,7 +81,8 @@ impl Session {
         options::check(&spec)?;
         let shared = Arc::new(Mutex::new(Shared::default()));
         let book = Arc::new(Mutex::new(AckBook::default()));
-        let (tx, inbox) = mpsc::channel(access.max_buffered.max(1));
+        let (tx, inbox) = mpsc::unbounded_channel();
+        let flow = Arc::new(Flow::new(access.max_buffered));
         let (connected_tx, connected_rx) = oneshot::channel();
         let tls = access.tls.as_ref();
         let driver = Driver {
@@ -88,13 +90,15 @@ impl Session {
             shared: shared.clone(),
             book: book.clone(),
             inbox: tx,
+            flow: flow.clone(),
+            keep_alive: spec.keep_alive.max(Duration::from_secs(1)),
             connected: Some(connected_tx),
             connector: access.connector.clone(),
             url: spec.url.clone(),
         };
         let (client, task) = match spec.protocol {
             Protocol::V311 => {
-                let opts = options::v311(&spec, &broker, tls)?;
+                let opts = options::v311(&spec, &broker, tls, access.max_buffered)?;
                 let (client, events) = rumqttc::AsyncClient::new(opts, 64);
                 let source = v311::Source {
                     events,
@@ -106,7 +110,7 @@ impl Session {
                 )
             }
             Protocol::V5 => {
-                let opts = options::v5(&spec, &broker, tls)?;
+                let opts = options::v5(&spec, &broker, tls, access.max_buffered)?;
                 let (client, events) = rumqttc::v5::AsyncClient::new(opts, 64);
                 let source = v5::Source {
                     events,
@@ -118,6 +122,7 @@ impl Session {
         let session = Session {
             client,
             inbox,
+            flow,
             shared,
             book,
             timeout: spec.timeout,
@@ -257,6 +262,7 @@ impl Session {
                 Err(_) => break,
             }
         }
+        self.flow.taken(out.len());
         Ok(out)
     }
 
@@ -274,6 +280,8 @@ impl Session {
                 );
                 continue;
             };
+            // Counted before it is queued, so a driver waiting on a full buffer wakes to write it.
+            self.flow.acks_queued(1);
             let sent = match &self.client {
                 Client::V311(c) => c
                     .ack(&v311::ack_packet(pending))

@@ -32,6 +32,9 @@ impl EventSource for Source {
                     })
                     .collect(),
             ),
+            Ok(rumqttc::v5::Event::Outgoing(
+                rumqttc::Outgoing::PubAck(_) | rumqttc::Outgoing::PubRec(_),
+            )) => Event::AckWritten,
             Ok(_) => Event::Other,
             Err(ConnectionError::ConnectionRefused(code)) => Event::Error {
                 message: refusal(&format!("{code:?}")),

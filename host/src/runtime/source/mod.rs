@@ -17,6 +17,7 @@ use crate::component::SourceInstance;
 use crate::component::source_instance::Source;
 use crate::config::{ConnectorConfig, DispatchStrategy, SourceSection};
 use crate::danube::lane::LaneSettings;
+use crate::danube::shared_client::SharedClient;
 use crate::danube::{Timeouts, TopicPartitions};
 use crate::supervisor::control::Control;
 use inflight::InFlight;
@@ -89,7 +90,7 @@ impl SourceRuntime {
             url: d.service_url.clone(),
             lanes: Arc::new(LaneSettings {
                 connector: config.connector.name.clone(),
-                url: d.service_url.clone(),
+                client: SharedClient::new(d.service_url.clone(), timeouts),
                 timeouts,
                 reliable: source.dispatch_strategy == DispatchStrategy::Reliable,
                 backoff: reconnect,

@@ -109,7 +109,13 @@ impl SourceRuntime {
                 self.apply_command(control).await;
                 continue;
             }
-            let full = self.inflight.records() >= self.source.max_in_flight;
+            let room = self
+                .source
+                .max_in_flight
+                .saturating_sub(self.inflight.records());
+            // Wait for room for a worthwhile batch rather than polling a few records at a time.
+            let wanted = self.batch_size.min(self.source.max_in_flight / 2).max(1);
+            let full = !self.inflight.is_empty() && room < wanted;
             if self.life.paused || full {
                 if let Err(stop) = self.wait(publisher, shutdown).await {
                     return stop;
@@ -128,7 +134,6 @@ impl SourceRuntime {
             } else {
                 Duration::ZERO
             };
-            let room = self.source.max_in_flight - self.inflight.records();
             let max = self.batch_size.min(room).min(u32::MAX as usize) as u32;
             let started = Instant::now();
             let timer = self.life.metrics.processing.start_timer();
