@@ -91,3 +91,63 @@ async fn refused_publishes_are_retried_until_danube_takes_them() {
     got.dedup();
     assert_eq!(got, (0..N).collect::<Vec<_>>(), "{}", host.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_mid_stream_skips_nothing() {
+    const N: u64 = 5000;
+    let danube = Danube::start().await;
+    let Some(broker) = danube.test_broker() else {
+        eprintln!("skipped: a real broker cannot be restarted by the test");
+        return;
+    };
+    let topic = unique_topic("source-restart");
+    let _creator = danube.producer(&topic).await;
+    // The subscription outlives the restart (the test broker keeps cursors); its first
+    // consumer only has to exist before the host publishes.
+    drop(danube.subscribe(&topic, "reader").await);
+    let mut host = HostProcess::start(
+        counter("source-restart", &topic, N, "keep_unkeyed_order = false"),
+        danube.url(),
+    );
+    assert!(
+        host.wait_ready(Duration::from_secs(30)).await,
+        "{}",
+        host.log()
+    );
+    let some = danube_connect_tests::harness::eventually(Duration::from_secs(30), async || {
+        (broker.messages_in(&topic) >= 500).then_some(())
+    })
+    .await;
+    assert!(some.is_some(), "{}", host.log());
+    broker.stop().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    broker.restart().await.expect("restart broker");
+    let all = danube_connect_tests::harness::eventually(Duration::from_secs(60), async || {
+        (broker.messages_in(&topic) >= N).then_some(())
+    })
+    .await;
+    assert!(
+        all.is_some(),
+        "{} of {N} after the restart:\n{}",
+        broker.messages_in(&topic),
+        host.log()
+    );
+    // Read everything back on the kept subscription: every number, none skipped.
+    let (mut consumer, mut rx) = danube.subscribe(&topic, "reader").await;
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while (seen.len() as u64) < N && tokio::time::Instant::now() < deadline {
+        let got = drain(&mut consumer, &mut rx, 500, Duration::from_secs(2)).await;
+        let payloads: Vec<Vec<u8>> = got.iter().map(|m| m.payload.to_vec()).collect();
+        seen.extend(numbers(&payloads));
+    }
+    let missing: Vec<u64> = (0..N).filter(|i| !seen.contains(i)).take(20).collect();
+    assert!(
+        missing.is_empty(),
+        "first missing {missing:?}\n{}",
+        host.log()
+    );
+    assert!(host.is_running());
+    let retries = metric_sum(&host.metrics().await, "danube_connector_retries_total", &[]);
+    assert!(retries >= 1.0, "the restart must show as retries");
+}
