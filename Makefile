@@ -15,8 +15,9 @@ export DANUBE_CONNECT_CACHE_DIR ?= $(CURDIR)/target/component-cache
 all: build
 
 ## Tools the build needs on a fresh Debian machine: protoc (danube-core), Mosquitto (the MQTT
-## source's tests start their own) and the wasm target.
-APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients)
+## source's tests start their own), openssl (certificates for the MQTT TLS test) and the wasm
+## target.
+APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients) $(if $(shell command -v openssl),,openssl)
 
 deps:
 	@if [ -n "$(strip $(APT_NEEDS))" ]; then \

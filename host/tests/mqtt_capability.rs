@@ -4,6 +4,7 @@
 use danube_connect_host::capabilities::mqtt::{
     ConnectSpec, Delivery, MqttAccess, MqttError, Protocol, Session,
 };
+use danube_connect_host::config::MqttGrant;
 use danube_connect_tests::harness::mosquitto::{Mosquitto, MosquittoOptions};
 use danube_connect_tests::harness::mqtt_client::{Device, Properties, QoS};
 use std::time::{Duration, Instant};
@@ -282,4 +283,67 @@ async fn reconnects_and_resubscribes_after_the_broker_restarts() {
     s.ack(&[before[0].ack_id])
         .await
         .expect("stale ack is skipped");
+}
+
+/// `mqtts` with the CA and client certificate from the grant: connects, subscribes and
+/// receives; without the client certificate, or trusting only the public roots, it is refused.
+#[tokio::test]
+async fn mutual_tls_with_files_from_the_grant() {
+    let broker = Mosquitto::start_with(MosquittoOptions {
+        tls: true,
+        ..Default::default()
+    });
+    let tls = broker.tls().expect("a TLS listener").clone();
+    let url = format!("mqtts://127.0.0.1:{}", tls.port);
+    let grant = |ca: bool, client: bool| MqttGrant {
+        allowed_brokers: vec!["mqtts://127.0.0.1:*".into()],
+        ca_file: ca.then(|| tls.ca.clone()),
+        client_cert_file: client.then(|| tls.client_cert.clone()),
+        client_key_file: client.then(|| tls.client_key.clone()),
+        max_buffered: 100,
+    };
+    let access =
+        |g: MqttGrant| MqttAccess::new("tls".into(), &g, |p| p.to_path_buf()).expect("grant");
+
+    let mut s = Session::connect(
+        &access(grant(true, true)),
+        spec(&url, "tls-reader", Protocol::V311),
+    )
+    .await
+    .expect("mutual TLS connects");
+    s.subscribe(vec![("secure/#".into(), 1)])
+        .await
+        .expect("subscribe");
+    let device = Device::connect(&broker.url(), "plain-device", false).await;
+    device
+        .publish("secure/a", QoS::AtLeastOnce, "over tls")
+        .await;
+    let got = receive_n(&mut s, 1).await;
+    assert_eq!(got.len(), 1, "{}", broker.log());
+    assert_eq!(got[0].payload, b"over tls");
+
+    let started = Instant::now();
+    let no_cert = Session::connect(
+        &access(grant(true, false)),
+        spec(&url, "no-cert", Protocol::V311),
+    )
+    .await;
+    assert!(
+        no_cert.is_err(),
+        "a broker requiring a client certificate let us in"
+    );
+    let public_roots = Session::connect(
+        &access(grant(false, true)),
+        spec(&url, "roots", Protocol::V311),
+    )
+    .await;
+    match public_roots {
+        Err(MqttError::Connection(m)) => assert!(m.to_lowercase().contains("certificate"), "{m}"),
+        Err(other) => panic!("expected a certificate error, got {other:?}"),
+        Ok(_) => panic!("a certificate from an unknown CA was trusted"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "refusals must not hang"
+    );
 }

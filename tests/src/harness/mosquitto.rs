@@ -13,6 +13,18 @@ pub struct MosquittoOptions {
     pub credentials: Option<(String, String)>,
     /// Unacknowledged QoS 1/2 messages Mosquitto sends one client at once (its default: 20).
     pub max_inflight: u32,
+    /// A second listener speaking TLS that requires a client certificate, with a CA, server
+    /// and client certificates made by `openssl` (see [`Mosquitto::tls`]).
+    pub tls: bool,
+}
+
+/// The TLS listener's port and the PEM files a client needs.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub port: u16,
+    pub ca: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
 }
 
 impl Default for MosquittoOptions {
@@ -20,6 +32,7 @@ impl Default for MosquittoOptions {
         Self {
             credentials: None,
             max_inflight: 100,
+            tls: false,
         }
     }
 }
@@ -28,6 +41,7 @@ pub struct Mosquitto {
     child: Option<Child>,
     dir: tempfile::TempDir,
     port: u16,
+    tls: Option<TlsFiles>,
 }
 
 impl Mosquitto {
@@ -58,11 +72,23 @@ impl Mosquitto {
             }
             None => conf.push_str("allow_anonymous true\n"),
         }
+        let tls = opts.tls.then(|| {
+            let files = make_certificates(dir.path());
+            conf.push_str(&format!(
+                "listener {} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n",
+                files.port,
+                files.ca.display(),
+                dir.path().join("server.pem").display(),
+                dir.path().join("server.key").display(),
+            ));
+            files
+        });
         std::fs::write(dir.path().join("base.conf"), conf).expect("write config");
         let mut broker = Self {
             child: None,
             dir,
             port: 0,
+            tls,
         };
         broker.launch(None);
         broker
@@ -105,6 +131,11 @@ impl Mosquitto {
         panic!("mosquitto did not start:\n{}", self.log());
     }
 
+    /// The TLS listener, when started with `tls: true`.
+    pub fn tls(&self) -> Option<&TlsFiles> {
+        self.tls.as_ref()
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -139,5 +170,87 @@ impl Mosquitto {
 impl Drop for Mosquitto {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA.
+fn make_certificates(dir: &std::path::Path) -> TlsFiles {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (Debian package openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    // Extensions make version 3 certificates, the only version webpki accepts.
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write extensions");
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n")
+        .expect("write extensions");
+    for (name, subject, ext) in [
+        ("server", "/CN=127.0.0.1", "server.ext"),
+        ("client", "/CN=gateway", "client.ext"),
+    ] {
+        let key = format!("{name}.key");
+        let csr = format!("{name}.csr");
+        let pem = format!("{name}.pem");
+        openssl(&[
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", &key, "-out", &csr,
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            &pem,
+            "-extfile",
+            ext,
+        ]);
+    }
+    // Mosquitto started as root reads them after dropping to its own user.
+    use std::os::unix::fs::PermissionsExt;
+    let readable = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    readable(dir, 0o755);
+    for name in ["ca.pem", "server.pem", "server.key"] {
+        readable(&dir.join(name), 0o644);
+    }
+    TlsFiles {
+        port: free_port(),
+        ca: dir.join("ca.pem"),
+        client_cert: dir.join("client.pem"),
+        client_key: dir.join("client.key"),
     }
 }
