@@ -36,14 +36,15 @@ impl SharedClient {
     /// The current client, connecting first when there is none.
     pub async fn get(&self) -> Result<Lease, DanubeError> {
         let mut current = self.current.lock().await;
-        if current.client.is_none() {
-            current.client = Some(connection::connect(&self.url, self.timeouts).await?);
-            current.generation += 1;
-        }
-        let client = current
-            .client
-            .clone()
-            .ok_or_else(|| DanubeError::Closed(format!("no client for Danube at {}", self.url)))?;
+        let client = match &current.client {
+            Some(client) => client.clone(),
+            None => {
+                let client = connection::connect(&self.url, self.timeouts).await?;
+                current.client = Some(client.clone());
+                current.generation += 1;
+                client
+            }
+        };
         Ok(Lease {
             client,
             generation: current.generation,

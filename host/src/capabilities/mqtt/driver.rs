@@ -75,12 +75,10 @@ impl Flow {
         }
     }
 
-    /// `n` acknowledgements were handed to rumqttc and wait for the loop to write them.
-    pub fn acks_queued(&self, n: usize) {
-        if n > 0 {
-            self.acks_queued.fetch_add(n, Ordering::AcqRel);
-            self.wake.notify_one();
-        }
+    /// An acknowledgement was handed to rumqttc and waits for the loop to write it.
+    pub fn ack_queued(&self) {
+        self.acks_queued.fetch_add(1, Ordering::AcqRel);
+        self.wake.notify_one();
     }
 
     fn ack_written(&self) {
@@ -181,6 +179,10 @@ impl<S: EventSource> Driver<S> {
 
     fn on_connected(&mut self, session_present: bool) {
         lock(&self.book).new_connection();
+        // Acks queued for the old connection may never be written (rumqttc drops them with a
+        // lost session); counting them would leave the buffer bound off for good. A later
+        // ack counts and wakes the loop again.
+        self.flow.acks_queued.store(0, Ordering::Release);
         let filters = {
             let mut shared = lock(&self.shared);
             shared.connected = true;

@@ -281,7 +281,7 @@ impl Session {
                 continue;
             };
             // Counted before it is queued, so a driver waiting on a full buffer wakes to write it.
-            self.flow.acks_queued(1);
+            self.flow.ack_queued();
             let sent = match &self.client {
                 Client::V311(c) => c
                     .ack(&v311::ack_packet(pending))
