@@ -5,8 +5,8 @@
 
 CARGO      ?= cargo
 JOBS       ?= 2
-GUESTS     := -p sink-http -p passthrough -p chaos-sink -p counter-source -p source-mqtt
-NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-sdk -p sink-http -p counter-source -p source-mqtt
+GUESTS     := -p sink-http -p passthrough -p chaos-sink -p counter-source -p source-mqtt -p sink-clickhouse
+NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-sdk -p sink-http -p counter-source -p source-mqtt -p sink-clickhouse
 WASM_DIR   := target/wasm32-wasip2/guest
 export DANUBE_CONNECT_CACHE_DIR ?= $(CURDIR)/target/component-cache
 
@@ -14,10 +14,10 @@ export DANUBE_CONNECT_CACHE_DIR ?= $(CURDIR)/target/component-cache
 
 all: build
 
-## Tools the build needs on a fresh Debian machine: protoc (danube-core), Mosquitto (the MQTT
-## source's tests start their own), openssl (certificates for the MQTT TLS test) and the wasm
-## target.
-APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients) $(if $(shell command -v openssl),,openssl)
+## Tools the build needs on a fresh Debian machine: protoc (danube-core), Mosquitto and
+## ClickHouse (the MQTT source's and the ClickHouse sink's tests start their own), openssl
+## (certificates for the MQTT TLS test) and the wasm target.
+APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients) $(if $(wildcard /usr/sbin/clickhouse-server),,clickhouse-server) $(if $(shell command -v openssl),,openssl)
 
 deps:
 	@if [ -n "$(strip $(APT_NEEDS))" ]; then \

@@ -1,7 +1,7 @@
 //! The broker a test talks to: a real one when `DANUBE_SERVICE_URL` is set, else the in-memory
 //! test broker on an ephemeral port.
 
-use crate::broker::TestBroker;
+use crate::broker::{BrokerOptions, TestBroker};
 use danube_client::{Consumer, DanubeClient, Producer, SubType};
 use danube_core::message::StreamMessage;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -28,10 +28,18 @@ pub fn unique_topic(prefix: &str) -> String {
 
 impl Danube {
     pub async fn start() -> Self {
+        Self::start_with(BrokerOptions::default()).await
+    }
+
+    /// As [`Danube::start`], with these options for the test broker (a real broker keeps
+    /// its own settings).
+    pub async fn start_with(options: BrokerOptions) -> Self {
         match std::env::var("DANUBE_SERVICE_URL") {
             Ok(url) if !url.is_empty() => Self { broker: None, url },
             _ => {
-                let broker = TestBroker::start().await.expect("start test broker");
+                let broker = TestBroker::start_with(options)
+                    .await
+                    .expect("start test broker");
                 let url = broker.url();
                 Self {
                     broker: Some(broker),

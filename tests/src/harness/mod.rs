@@ -1,9 +1,11 @@
 //! What end-to-end tests need around the product: a Danube broker (the in-memory test broker,
 //! or a real one when `DANUBE_SERVICE_URL` is set), a real HTTP receiver, and the host as a
 //! child process that can be stopped, signalled or killed, alone or several connectors in one
-//! process, and driven through its admin API.
+//! process, and driven through its admin API; real ClickHouse and Mosquitto servers for the
+//! connectors that talk to them.
 
 pub mod admin;
+pub mod clickhouse;
 pub mod danube;
 mod host_file;
 pub mod host_process;

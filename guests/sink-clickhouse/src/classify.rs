@@ -1,0 +1,255 @@
+//! What a failed ClickHouse request means, from the HTTP status and the `Code: N` ClickHouse
+//! puts in the body (and, on newer servers, in `X-ClickHouse-Exception-Code`).
+
+use danube_connect_sdk::Error;
+use danube_connect_sdk::http::HttpError;
+
+/// Error body bytes quoted in a reason.
+const QUOTED_BODY_BYTES: usize = 1024;
+
+/// A request that did not succeed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// The rows themselves are bad: isolate them and dead-letter them.
+    Data(String),
+    /// Worth retrying later: the host backs off.
+    Transient {
+        reason: String,
+        after_ms: Option<u32>,
+    },
+    /// Retrying cannot help until the operator acts (credentials, table, settings).
+    Fatal(String),
+}
+
+impl Failure {
+    pub fn reason(&self) -> &str {
+        match self {
+            Failure::Data(r) | Failure::Fatal(r) | Failure::Transient { reason: r, .. } => r,
+        }
+    }
+
+    /// The connector error for the rows this failure applies to.
+    pub fn to_error(&self) -> Error {
+        match self {
+            Failure::Data(r) => Error::invalid_data(r.clone()),
+            Failure::Transient {
+                reason,
+                after_ms: Some(ms),
+            } => Error::retry_after(reason.clone(), *ms),
+            Failure::Transient { reason, .. } => Error::retryable(reason.clone()),
+            Failure::Fatal(r) => Error::fatal(r.clone()),
+        }
+    }
+}
+
+/// Codes meaning the input rows could not be parsed, converted or accepted.
+const DATA_CODES: &[u32] = &[
+    6,   // CANNOT_PARSE_TEXT
+    25,  // CANNOT_PARSE_ESCAPE_SEQUENCE
+    26,  // CANNOT_PARSE_QUOTED_STRING
+    27,  // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+    38,  // CANNOT_PARSE_DATE
+    41,  // CANNOT_PARSE_DATETIME
+    53,  // TYPE_MISMATCH
+    69,  // ARGUMENT_OUT_OF_BOUND
+    70,  // CANNOT_CONVERT_TYPE
+    72,  // CANNOT_PARSE_NUMBER
+    117, // INCORRECT_DATA (e.g. an unknown or duplicate field)
+    131, // TOO_LARGE_STRING_SIZE
+    321, // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+    349, // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+    376, // CANNOT_PARSE_UUID
+    441, // CANNOT_PARSE_DOMAIN_VALUE_FROM_STRING
+    467, // CANNOT_PARSE_BOOL
+    469, // VIOLATED_CONSTRAINT
+    691, // UNKNOWN_ELEMENT_OF_ENUM
+];
+
+/// Codes of an overloaded, restarting or briefly unavailable server.
+const TRANSIENT_CODES: &[u32] = &[
+    159, // TIMEOUT_EXCEEDED
+    201, // QUOTA_EXCEEDED
+    202, // TOO_MANY_SIMULTANEOUS_QUERIES
+    203, // NO_FREE_CONNECTION
+    209, // SOCKET_TIMEOUT
+    210, // NETWORK_ERROR
+    225, // NO_ZOOKEEPER
+    236, // ABORTED
+    241, // MEMORY_LIMIT_EXCEEDED
+    242, // TABLE_IS_READ_ONLY
+    252, // TOO_MANY_PARTS
+    285, // TOO_FEW_LIVE_REPLICAS
+    286, // UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE
+    319, // UNKNOWN_STATUS_OF_INSERT
+    394, // QUERY_WAS_CANCELLED
+    425, // SYSTEM_ERROR
+    473, // DEADLOCK_AVOIDED
+    999, // KEEPER_EXCEPTION
+];
+
+/// Codes the server keeps answering until someone changes the setup.
+const FATAL_CODES: &[u32] = &[
+    16,  // NO_SUCH_COLUMN_IN_TABLE
+    60,  // UNKNOWN_TABLE
+    62,  // SYNTAX_ERROR
+    73,  // UNKNOWN_FORMAT
+    81,  // UNKNOWN_DATABASE
+    115, // UNKNOWN_SETTING
+    164, // READONLY
+    192, // UNKNOWN_USER
+    193, // WRONG_PASSWORD
+    194, // REQUIRED_PASSWORD
+    195, // IP_ADDRESS_NOT_ALLOWED
+    497, // ACCESS_DENIED
+    516, // AUTHENTICATION_FAILED
+];
+
+/// Codes that deserve a pause before the next attempt: the server asked for less load.
+const SLOW_DOWN_CODES: &[u32] = &[202, 241, 252];
+
+/// The `N` of `Code: N` in a ClickHouse error body.
+pub fn exception_code(body: &str) -> Option<u32> {
+    let rest = &body[body.find("Code: ")? + "Code: ".len()..];
+    let digits: &str = &rest[..rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len())];
+    digits.parse().ok()
+}
+
+/// The 1-based row ClickHouse names in a parse error (`(at row N)`), if any.
+pub fn failing_row(reason: &str) -> Option<usize> {
+    let rest = &reason[reason.find("(at row ")? + "(at row ".len()..];
+    let end = rest.find(')')?;
+    rest[..end].trim().parse().ok()
+}
+
+/// Classifies a non-2xx answer. `what` names the request in the reason.
+pub fn classify_response(
+    what: &str,
+    status: u16,
+    code_header: Option<&str>,
+    body: &[u8],
+) -> Failure {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let code = code_header
+        .and_then(|h| h.trim().parse().ok())
+        .or_else(|| exception_code(text));
+    let quoted: String = text.chars().take(QUOTED_BODY_BYTES).collect();
+    let reason = format!("{what}: ClickHouse answered {status}: {quoted}");
+    match code {
+        Some(c) if DATA_CODES.contains(&c) => Failure::Data(reason),
+        Some(c) if TRANSIENT_CODES.contains(&c) => Failure::Transient {
+            reason,
+            after_ms: SLOW_DOWN_CODES.contains(&c).then_some(1_000),
+        },
+        Some(c) if FATAL_CODES.contains(&c) => Failure::Fatal(reason),
+        // Unknown code or none at all (a proxy answering): go by the status.
+        _ if status == 408 || status == 429 || (status >= 500 && status != 501) => {
+            Failure::Transient {
+                reason,
+                after_ms: None,
+            }
+        }
+        _ => Failure::Fatal(reason),
+    }
+}
+
+/// Classifies a request that got no answer.
+pub fn classify_error(what: &str, e: HttpError) -> Failure {
+    match e {
+        HttpError::Denied { .. } | HttpError::InvalidRequest { .. } => {
+            Failure::Fatal(format!("{what}: {e}"))
+        }
+        HttpError::Timeout { .. } | HttpError::Connect { .. } | HttpError::Other { .. } => {
+            Failure::Transient {
+                reason: format!("{what}: {e}"),
+                after_ms: None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OLD_PARSE: &str = "Code: 27, e.displayText() = DB::Exception: Cannot parse input: expected \" before: zz\": (while read the value of key id): (at row 3)\n, e.what() = DB::Exception\n";
+    const NEW_PARSE: &str = "Code: 117. DB::Exception: Unknown field found while parsing JSONEachRow format: extra: (at row 12)\n: While executing ParallelParsingBlockInputFormat. (INCORRECT_DATA) (version 24.8.1.1)";
+
+    #[test]
+    fn reads_codes_and_rows_from_old_and_new_servers() {
+        assert_eq!(exception_code(OLD_PARSE), Some(27));
+        assert_eq!(exception_code(NEW_PARSE), Some(117));
+        assert_eq!(exception_code("Bad Gateway"), None);
+        assert_eq!(failing_row(OLD_PARSE), Some(3));
+        assert_eq!(failing_row(NEW_PARSE), Some(12));
+        assert_eq!(failing_row("no row here"), None);
+    }
+
+    #[test]
+    fn parse_errors_are_data_even_when_the_status_is_500() {
+        let f = classify_response("insert", 500, None, OLD_PARSE.as_bytes());
+        assert!(matches!(&f, Failure::Data(r) if r.contains("Code: 27") && r.contains("500")));
+        let f = classify_response("insert", 400, Some("117"), NEW_PARSE.as_bytes());
+        assert!(matches!(f, Failure::Data(_)));
+    }
+
+    #[test]
+    fn overload_is_transient_with_a_pause() {
+        let body = b"Code: 252, e.displayText() = DB::Exception: Too many parts (300)";
+        assert_eq!(
+            classify_response("insert", 500, None, body),
+            Failure::Transient {
+                reason: format!(
+                    "insert: ClickHouse answered 500: {}",
+                    std::str::from_utf8(body).unwrap()
+                ),
+                after_ms: Some(1_000)
+            }
+        );
+        let f = classify_response("insert", 503, None, b"<html>proxy</html>");
+        assert!(matches!(f, Failure::Transient { after_ms: None, .. }));
+    }
+
+    #[test]
+    fn setup_problems_are_fatal() {
+        let f = classify_response(
+            "insert",
+            401,
+            None,
+            b"Code: 193, e.displayText() = DB::Exception: Wrong password for user writer",
+        );
+        assert!(matches!(f, Failure::Fatal(_)));
+        let f = classify_response(
+            "insert",
+            404,
+            None,
+            b"Code: 60, e.displayText() = DB::Exception: Table default.nope doesn't exist.",
+        );
+        assert!(matches!(f, Failure::Fatal(_)));
+        assert!(matches!(
+            classify_response("insert", 400, None, b"?"),
+            Failure::Fatal(_)
+        ));
+    }
+
+    #[test]
+    fn no_answer_is_transient_unless_denied() {
+        let f = classify_error(
+            "insert",
+            HttpError::Connect {
+                url: "http://h".into(),
+                detail: "ConnectionRefused".into(),
+            },
+        );
+        assert!(f.to_error().is_retryable());
+        let f = classify_error(
+            "insert",
+            HttpError::Denied {
+                url: "http://h".into(),
+            },
+        );
+        assert!(matches!(f, Failure::Fatal(_)));
+    }
+}
