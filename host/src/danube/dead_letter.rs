@@ -119,7 +119,10 @@ pub fn attributes(
     a.insert("dlq.source_topic".into(), m.msg_id.topic_name.clone());
     a.insert("dlq.offset".into(), m.msg_id.topic_offset.to_string());
     a.insert("dlq.attempts".into(), letter.attempts.to_string());
-    a.insert("dlq.publish_time_us".into(), m.publish_time.to_string());
+    a.insert(
+        "dlq.publish_time_us".into(),
+        m.publish_time.saturating_mul(1_000).to_string(),
+    );
     a.insert("dlq.producer".into(), m.producer_name.clone());
     a
 }

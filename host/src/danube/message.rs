@@ -14,7 +14,8 @@ pub fn to_guest(m: &StreamMessage) -> Message {
     Message {
         topic: m.msg_id.topic_name.clone(),
         offset: m.msg_id.topic_offset,
-        publish_time_us: m.publish_time,
+        // Danube stamps publish time in milliseconds; the contract speaks microseconds.
+        publish_time_us: m.publish_time.saturating_mul(1_000),
         producer_name: m.producer_name.clone(),
         key: m.routing_key.clone(),
         attributes,
