@@ -26,7 +26,7 @@ deps:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(APT_NEEDS) >/dev/null; fi
 	@rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip2$$' || rustup target add wasm32-wasip2
 
-guests: deps
+guests: deps polyglot
 	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 -p sink-http --features sink-http/build-marker
 	cp $(WASM_DIR)/sink_http.wasm $(WASM_DIR)/sink_http_marker.wasm
 	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 $(GUESTS)
@@ -63,3 +63,48 @@ bench: guests
 
 clean:
 	$(CARGO) clean
+
+## ---- Connectors in Python and JavaScript ------------------------------------------------
+## guests/sink-python (componentize-py) and guests/source-js (jco + componentize-js) are built
+## against wit/ with their own toolchains, installed on first use at the versions the guests
+## pin: componentize-py into a venv, jco into node_modules, both under target/polyglot, with
+## their download caches there too.
+
+POLYGLOT        := target/polyglot
+SINK_PYTHON     := guests/sink-python
+SOURCE_JS       := guests/source-js
+COMPONENTIZE_PY := $(POLYGLOT)/venv/bin/componentize-py
+JCO             := $(POLYGLOT)/node/node_modules/.bin/jco
+POLYGLOT_APT    := $(if $(shell command -v python3),,python3 python3-venv) $(if $(shell command -v npm),,nodejs npm)
+
+.PHONY: polyglot polyglot-deps
+
+polyglot: $(WASM_DIR)/sink_python.wasm $(WASM_DIR)/source_js.wasm
+
+polyglot-deps:
+	@if [ -n "$(strip $(POLYGLOT_APT))" ]; then \
+	  echo "installing $(strip $(POLYGLOT_APT))"; \
+	  SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(POLYGLOT_APT) >/dev/null; fi
+
+$(COMPONENTIZE_PY): $(SINK_PYTHON)/requirements.txt | polyglot-deps
+	python3 -m venv $(POLYGLOT)/venv
+	$(POLYGLOT)/venv/bin/pip install -q --no-cache-dir --disable-pip-version-check -r $<
+	touch $@
+
+$(JCO): $(SOURCE_JS)/package.json $(SOURCE_JS)/package-lock.json | polyglot-deps
+	mkdir -p $(POLYGLOT)/node
+	cp $^ $(POLYGLOT)/node/
+	cd $(POLYGLOT)/node && npm ci --no-audit --no-fund --cache $(CURDIR)/$(POLYGLOT)/npm-cache
+	touch $@
+
+$(WASM_DIR)/sink_python.wasm: $(COMPONENTIZE_PY) $(wildcard $(SINK_PYTHON)/*.py $(SINK_PYTHON)/wit/*.wit wit/*.wit)
+	@# Built from a copy: componentize-py leaves __pycache__ folders beside the sources.
+	rm -rf $(POLYGLOT)/sink-python && mkdir -p $(POLYGLOT)/sink-python $(WASM_DIR)
+	cp $(SINK_PYTHON)/*.py $(POLYGLOT)/sink-python/
+	$(COMPONENTIZE_PY) -q -d wit -d $(SINK_PYTHON)/wit -w danube:connect/sink-connector \
+	  componentize -i danube:sink-python/sink-python -p $(POLYGLOT)/sink-python -o $@ app
+
+$(WASM_DIR)/source_js.wasm: $(JCO) $(wildcard $(SOURCE_JS)/src/*.js $(SOURCE_JS)/wit/*.wit wit/*.wit)
+	cd $(SOURCE_JS) && PATH=$(CURDIR)/$(dir $(JCO)):$$PATH npm_config_cache=$(CURDIR)/$(POLYGLOT)/npm-cache \
+	  npm run -s build
