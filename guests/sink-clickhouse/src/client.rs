@@ -63,7 +63,7 @@ impl Client {
 
     /// Runs one statement and returns its text output.
     pub fn statement(&self, sql: &str) -> Result<String, Failure> {
-        let what = format!("`{}`", first_words(sql));
+        let what = format!("statement \"{}\"", first_words(sql));
         let request = self
             .authorized(Request::post(format!("{}/", self.base)))
             .header("content-type", "text/plain; charset=utf-8")

@@ -4,11 +4,13 @@
 //!   `danube-connect-host bench` against the HTTP sink.
 //! * `e2e`: producer → broker → consumer, first a bare danube-client consumer acking every
 //!   message, then `danube-connect-host` running a component, in the same run; prints both
-//!   rates, their ratio and the host's memory.
+//!   rates, their ratio and the host's memory. `--sink clickhouse` writes into a ClickHouse
+//!   server started for the run instead of an HTTP receiver.
 
 use danube_client::{DanubeClient, SubType};
 use danube_connect_tests::bench_args::{BoxError, arg, num};
 use danube_connect_tests::broker::{BrokerOptions, TestBroker};
+use danube_connect_tests::harness::clickhouse::ClickHouse;
 use danube_connect_tests::harness::http::metric_sum;
 use danube_connect_tests::harness::{HostProcess, HostSpec, Receiver, unique_topic};
 use std::path::PathBuf;
@@ -21,7 +23,7 @@ async fn main() -> Result<(), BoxError> {
     match std::env::args().nth(1).as_deref() {
         Some("receiver") => receiver().await,
         Some("e2e") => e2e().await,
-        _ => Err("usage: danube-connect-bench receiver --addr ADDR | e2e [--messages N] [--producers K] [--payload-bytes B] [--component WASM] [--danube-url URL]".into()),
+        _ => Err("usage: danube-connect-bench receiver --addr ADDR | e2e [--messages N] [--producers K] [--payload-bytes B] [--component WASM] [--sink http|clickhouse] [--batch-size N] [--linger-ms MS] [--max-unacked N] [--max-ahead N] [--danube-url URL]".into()),
     }
 }
 
@@ -37,9 +39,12 @@ async fn receiver() -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Most messages published but not yet consumed: a real broker stops delivering to a
-/// subscription that falls ~256 messages behind, so publishers wait for the consumer.
-const MAX_AHEAD: u64 = 200;
+/// Most messages published but not yet consumed (`--max-ahead`, default 200): a real broker
+/// stops delivering to a subscription that falls ~256 messages behind, so publishers wait for
+/// the consumer.
+fn max_ahead() -> u64 {
+    num("--max-ahead", 200)
+}
 
 async fn publish(
     client: &DanubeClient,
@@ -50,6 +55,7 @@ async fn publish(
     consumed: Arc<AtomicU64>,
 ) -> Result<Duration, BoxError> {
     let sent = Arc::new(AtomicU64::new(0));
+    let ahead = max_ahead();
     let mut handles = Vec::new();
     let started = Instant::now();
     for p in 0..producers {
@@ -64,7 +70,7 @@ async fn publish(
         let (sent, consumed) = (sent.clone(), consumed.clone());
         handles.push(tokio::spawn(async move {
             for i in 0..share {
-                while sent.load(Ordering::Relaxed) >= consumed.load(Ordering::Relaxed) + MAX_AHEAD {
+                while sent.load(Ordering::Relaxed) >= consumed.load(Ordering::Relaxed) + ahead {
                     tokio::time::sleep(Duration::from_micros(200)).await;
                 }
                 sent.fetch_add(1, Ordering::Relaxed);
@@ -142,7 +148,76 @@ async fn bare_consumer(
     })
 }
 
+/// Where the host's sink writes in the end-to-end run.
+#[derive(Debug, Clone, Copy)]
+enum Sink {
+    /// `sink_http.wasm` (or any component taking `url`/`body`) into a local receiver.
+    Http,
+    /// `sink_clickhouse.wasm` into a ClickHouse server started for the run.
+    ClickHouse,
+}
+
+/// The running destination, and how many messages reached it.
+enum Target {
+    Http {
+        _receiver: Receiver,
+        arrived: Arc<AtomicU64>,
+    },
+    ClickHouse(ClickHouse),
+}
+
+impl Target {
+    async fn start(sink: Sink) -> Self {
+        match sink {
+            Sink::Http => {
+                // Count arrivals at the receiver itself: exact and immediate, unlike /metrics.
+                let arrived = Arc::new(AtomicU64::new(0));
+                let counting = arrived.clone();
+                let receiver = Receiver::scripted(move |_, body| {
+                    let n = body.windows(4).filter(|w| w == b"\"n\":").count() as u64;
+                    counting.fetch_add(n, Ordering::Relaxed);
+                    danube_connect_tests::harness::Reply::ok()
+                })
+                .await;
+                Target::Http {
+                    _receiver: receiver,
+                    arrived,
+                }
+            }
+            Sink::ClickHouse => {
+                let ch = ClickHouse::start();
+                ch.exec("CREATE TABLE default.bench (n UInt64, p UInt64, pad String) ENGINE = MergeTree ORDER BY (p, n)")
+                    .await;
+                Target::ClickHouse(ch)
+            }
+        }
+    }
+
+    /// The connector's `[config]` lines.
+    fn config(&self) -> String {
+        match self {
+            Target::Http { _receiver: r, .. } => {
+                format!("url = \"{}\"\nbody = \"json_array\"\n", r.url("/bench"))
+            }
+            Target::ClickHouse(ch) => format!("url = \"{}\"\ntable = \"bench\"\n", ch.url()),
+        }
+    }
+
+    async fn arrived(&self) -> u64 {
+        match self {
+            Target::Http { arrived, .. } => arrived.load(Ordering::Relaxed),
+            Target::ClickHouse(ch) => ch
+                .query("SELECT count() FROM default.bench")
+                .await
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0),
+        }
+    }
+}
+
 async fn through_host(
+    sink: Sink,
     url: &str,
     client: &DanubeClient,
     component: PathBuf,
@@ -152,20 +227,13 @@ async fn through_host(
 ) -> Result<(Run, String), BoxError> {
     let topic = unique_topic("bench-host");
     create_topic(client, &topic).await?;
-    // Count arrivals at the receiver itself: exact and immediate, unlike scraping /metrics.
-    let arrived = Arc::new(AtomicU64::new(0));
-    let counting = arrived.clone();
-    let receiver = Receiver::scripted(move |_, body| {
-        let n = body.windows(4).filter(|w| w == b"\"n\":").count() as u64;
-        counting.fetch_add(n, Ordering::Relaxed);
-        danube_connect_tests::harness::Reply::ok()
-    })
-    .await;
+    let target = Target::start(sink).await;
     // The pass-through component sends nothing: count what the host acknowledged instead.
-    let at_receiver = !component.to_string_lossy().contains("passthrough");
+    let at_target = !component.to_string_lossy().contains("passthrough");
     let extra = format!(
-        "[runtime]\nbatch_size = 500\nlinger_ms = {linger}\n\n[capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n[config]\nurl = \"{}\"\nbody = \"json_array\"\n",
-        receiver.url("/bench"),
+        "[runtime]\nbatch_size = {batch}\nlinger_ms = {linger}\nmemory_limit_mb = 1024\n\n[capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n[config]\n{}",
+        target.config(),
+        batch = num("--batch-size", 500),
         linger = num("--linger-ms", 0),
     );
     let mut host = HostProcess::start(HostSpec::sink("bench", component, &topic, &extra), url);
@@ -179,8 +247,8 @@ async fn through_host(
         tokio::spawn(async move {
             let mut first = None;
             loop {
-                let done = if at_receiver {
-                    arrived.load(Ordering::Relaxed)
+                let done = if at_target {
+                    target.arrived().await
                 } else {
                     let text = danube_connect_tests::harness::http::get(&metrics_url)
                         .await
@@ -195,7 +263,7 @@ async fn through_host(
                 if done >= n {
                     return first.map(|f: Instant| f.elapsed());
                 }
-                let tick = if at_receiver { 1 } else { 20 };
+                let tick = if at_target { 1 } else { 20 };
                 tokio::time::sleep(Duration::from_millis(tick)).await;
             }
         })
@@ -230,9 +298,16 @@ async fn e2e() -> Result<(), BoxError> {
     let n = num("--messages", 20_000);
     let producers = num("--producers", 4);
     let payload = num("--payload-bytes", 256) as usize;
-    let component = PathBuf::from(
-        arg("--component").unwrap_or_else(|| "target/wasm32-wasip2/guest/sink_http.wasm".into()),
-    );
+    let sink = match arg("--sink").as_deref() {
+        None | Some("http") => Sink::Http,
+        Some("clickhouse") => Sink::ClickHouse,
+        Some(other) => return Err(format!("--sink {other}: expected http or clickhouse").into()),
+    };
+    let default_component = match sink {
+        Sink::Http => "target/wasm32-wasip2/guest/sink_http.wasm",
+        Sink::ClickHouse => "target/wasm32-wasip2/guest/sink_clickhouse.wasm",
+    };
+    let component = PathBuf::from(arg("--component").unwrap_or_else(|| default_component.into()));
     let broker;
     let url = match arg("--danube-url") {
         Some(u) => u,
@@ -252,8 +327,16 @@ async fn e2e() -> Result<(), BoxError> {
         "bare consumer (ack every message): {:.0} msgs/s (publishers: {:.0} msgs/s)",
         bare.rate, bare.publish_rate
     );
-    let (hosted, memory) =
-        through_host(&url, &client, component.clone(), n, producers, payload).await?;
+    let (hosted, memory) = through_host(
+        sink,
+        &url,
+        &client,
+        component.clone(),
+        n,
+        producers,
+        payload,
+    )
+    .await?;
     println!(
         "host + {}: {:.0} msgs/s (publishers: {:.0} msgs/s); host memory at end: {memory}",
         component.display(),
