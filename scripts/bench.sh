@@ -73,3 +73,73 @@ if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
   "$FLEET" swap --swaps 20
   "$FLEET" density --connectors 10
 fi
+
+echo "== Python and JavaScript connectors beside Rust ones"
+BROKER=$PWD/target/release/danube-test-broker
+for c in sink_http sink_python counter_source source_js; do
+  echo "component size $c.wasm: $(stat -c %s "$W/$c.wasm") bytes"
+done
+cat > "$work/python.toml" <<TOML
+[connector]
+name = "bench-python"
+[sink]
+topics = ["/default/bench"]
+subscription = "bench"
+[capabilities.http]
+allowed_hosts = ["http://127.0.0.1:*"]
+[config]
+url = "http://127.0.0.1:$port/hook"
+TOML
+echo "-- sink ceiling, JSON-array batches of 500 to the same receiver: Rust HTTP sink, then Python (parse, transform.py, POST)"
+"$HOST" bench --cache-dir "$work/cache" --component "$W/sink_http.wasm" --config "$work/http.toml" --messages 200000 --batch-size 500 --payload-bytes 256
+"$HOST" bench --cache-dir "$work/cache" --component "$W/sink_python.wasm" --config "$work/python.toml" --messages 200000 --batch-size 500 --payload-bytes 256
+
+# A source's rate into Danube (the in-memory test broker): from ready to N records persisted.
+source_rate() { # name component messages config-lines
+  local name=$1 component=$2 n=$3 config=$4 metrics=127.0.0.1:19466
+  cat > "$work/$name.toml" <<TOML
+[connector]
+name = "$name"
+[danube]
+service_url = "http://127.0.0.1:16650"
+[source]
+topic = "/default/$name"
+[metrics]
+bind = "$metrics"
+[capabilities.state]
+path = "$work/$name.redb"
+[config]
+$config
+TOML
+  # A fresh broker per run: the in-memory one slows down as its topics fill.
+  env -u DANUBE_SERVICE_URL "$BROKER" --port 16650 >/dev/null 2>&1 & local broker=$!
+  sleep 0.5
+  "$HOST" --cache-dir "$work/cache" --component "$component" --config "$work/$name.toml" 2>/dev/null & local host=$!
+  until curl -sf "http://$metrics/readyz" >/dev/null; do sleep 0.05; done
+  local start persisted=0
+  start=$(date +%s%N)
+  while [ "${persisted%.*}" -lt "$n" ]; do
+    sleep 0.05
+    persisted=$(curl -s "http://$metrics/metrics" | awk '/^danube_connector_messages_processed_total/ {s+=$2} END {print s+0}')
+  done
+  local ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  kill "$host"; wait "$host" 2>/dev/null || true
+  kill "$broker"; wait "$broker" 2>/dev/null || true
+  echo "source $(basename "$component"): $n records persisted in $ms ms: $(( n * 1000 / ms )) records/s"
+}
+echo "-- source into Danube (test broker), 4 producers, batches of 500: Rust counter, then JavaScript (template, key, state on commit)"
+source_rate bench-counter "$W/counter_source.wasm" 50000 'count = 50000'
+source_rate bench-js "$W/source_js.wasm" 50000 "count = 50000
+template = '{\"n\": {{n}}, \"device\": \"d-{{n % 4}}\"}'
+key_field = \"device\""
+
+echo "-- cold start: compile (no cache), then load from the AOT cache (validate: load + instantiate + open)"
+for pair in "sink_http http" "sink_python python" "source_js bench-js"; do
+  set -- $pair
+  "$HOST" validate --no-cache --config "$work/$2.toml" --component "$W/$1.wasm" 2>/dev/null | tail -1
+  "$HOST" validate --cache-dir "$work/cold" --config "$work/$2.toml" --component "$W/$1.wasm" >/dev/null 2>&1
+  "$HOST" validate --cache-dir "$work/cold" --config "$work/$2.toml" --component "$W/$1.wasm" 2>/dev/null | tail -1
+  start=$(date +%s%N)
+  "$HOST" validate --cache-dir "$work/cold" --config "$work/$2.toml" --component "$W/$1.wasm" >/dev/null 2>&1
+  echo "$1: whole validate process, cached: $(( ($(date +%s%N) - start) / 1000000 )) ms"
+done
