@@ -143,3 +143,52 @@ for pair in "sink_http http" "sink_python python" "source_js bench-js"; do
   "$HOST" validate --cache-dir "$work/cold" --config "$work/$2.toml" --component "$W/$1.wasm" >/dev/null 2>&1
   echo "$1: whole validate process, cached: $(( ($(date +%s%N) - start) / 1000000 )) ms"
 done
+
+echo "== ClickHouse sink: ceiling with 1 KB JSON rows (no Danube), then end to end vs a bare consumer"
+chdir="$work/clickhouse"
+mkdir -p "$chdir"
+chport=18123
+cat > "$chdir/users.xml" <<XML
+<?xml version="1.0"?>
+<yandex><profiles><default/></profiles><quotas><default/></quotas>
+<users><default><password/><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users></yandex>
+XML
+cat > "$chdir/config.xml" <<XML
+<?xml version="1.0"?>
+<yandex><logger><level>warning</level><log>$chdir/server.log</log><errorlog>$chdir/error.log</errorlog></logger>
+<listen_host>127.0.0.1</listen_host><http_port>$chport</http_port>
+<path>$chdir/data/</path><tmp_path>$chdir/tmp/</tmp_path><user_files_path>$chdir/user_files/</user_files_path>
+<format_schema_path>$chdir/format_schemas/</format_schema_path><users_config>$chdir/users.xml</users_config>
+<default_profile>default</default_profile><default_database>default</default_database><mark_cache_size>268435456</mark_cache_size></yandex>
+XML
+/usr/sbin/clickhouse-server --config-file="$chdir/config.xml" >/dev/null 2>&1 & pids+=($!)
+until curl -sf "http://127.0.0.1:$chport/ping" >/dev/null; do sleep 0.1; done
+for compression in none gzip; do
+  cat > "$work/clickhouse-$compression.toml" <<TOML
+[connector]
+name = "bench-clickhouse"
+[sink]
+topics = ["/default/bench"]
+subscription = "bench"
+[runtime]
+memory_limit_mb = 512
+[capabilities.http]
+allowed_hosts = ["http://127.0.0.1:*"]
+[config]
+url = "http://127.0.0.1:$chport"
+table = "bench_$compression"
+compression = "$compression"
+create_table = "CREATE TABLE default.bench_$compression (id UInt64, pad String) ENGINE = MergeTree ORDER BY id"
+TOML
+  for batch in 100000 10000; do
+    /usr/bin/time -f "host: %U s user, %S s sys, max RSS %M KB" \
+      "$HOST" bench --cache-dir "$work/cache" --component "$W/sink_clickhouse.wasm" --config "$work/clickhouse-$compression.toml" \
+      --messages 1000000 --batch-size "$batch" --payload-bytes 1024
+  done
+done
+"$BENCH" e2e --sink clickhouse --messages 100000 --payload-bytes 1024 --producers 4 \
+  --max-unacked 20000 --max-ahead 20000 --batch-size 10000 --batch-timeout-ms 1000 --linger-ms 200
+if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
+  "$BENCH" e2e --sink clickhouse --danube-url "$DANUBE_SERVICE_URL" --messages 20000 --payload-bytes 1024 \
+    --producers 4 --batch-size 10000 --batch-timeout-ms 1000
+fi

@@ -23,7 +23,7 @@ async fn main() -> Result<(), BoxError> {
     match std::env::args().nth(1).as_deref() {
         Some("receiver") => receiver().await,
         Some("e2e") => e2e().await,
-        _ => Err("usage: danube-connect-bench receiver --addr ADDR | e2e [--messages N] [--producers K] [--payload-bytes B] [--component WASM] [--sink http|clickhouse] [--batch-size N] [--linger-ms MS] [--max-unacked N] [--max-ahead N] [--danube-url URL]".into()),
+        _ => Err("usage: danube-connect-bench receiver --addr ADDR | e2e [--messages N] [--producers K] [--payload-bytes B] [--component WASM] [--sink http|clickhouse] [--batch-size N] [--batch-timeout-ms MS] [--linger-ms MS] [--max-unacked N] [--max-ahead N] [--window N --admin-url URL] [--danube-url URL]".into()),
     }
 }
 
@@ -125,6 +125,7 @@ async fn bare_consumer(
         .with_subscription_type(SubType::Exclusive)
         .build()?;
     consumer.subscribe().await?;
+    widen_window(&topic, "bare").await?;
     let mut rx = consumer.receive().await?;
     let consumed = Arc::new(AtomicU64::new(0));
     let progress = consumed.clone();
@@ -146,6 +147,29 @@ async fn bare_consumer(
         rate: got as f64 / elapsed.as_secs_f64(),
         publish_rate: n as f64 / publish_time.as_secs_f64(),
     })
+}
+
+/// With `--window N --admin-url URL`, sets a real broker's unacknowledged window of this
+/// subscription to N through its admin API (the test broker takes `--max-unacked` instead).
+async fn widen_window(topic: &str, subscription: &str) -> Result<(), BoxError> {
+    use danube_core::admin_proto::topic_admin_client::TopicAdminClient;
+    use danube_core::admin_proto::{
+        SetSubscriptionDispatchConfigRequest, SubscriptionDispatchConfig,
+    };
+    let (Some(window), Some(admin)) = (arg("--window"), arg("--admin-url")) else {
+        return Ok(());
+    };
+    let mut client = TopicAdminClient::connect(admin).await?;
+    client
+        .set_subscription_dispatch_config(SetSubscriptionDispatchConfigRequest {
+            topic: topic.to_owned(),
+            subscription: subscription.to_owned(),
+            dispatch_config: Some(SubscriptionDispatchConfig {
+                max_unacked_messages: window.parse()?,
+            }),
+        })
+        .await?;
+    Ok(())
 }
 
 /// Where the host's sink writes in the end-to-end run.
@@ -203,6 +227,16 @@ impl Target {
         }
     }
 
+    /// How often to look: a receiver's counter costs nothing, a `count()` query costs the
+    /// server CPU the benchmark measures, and /metrics costs the host.
+    fn poll_interval(&self, at_target: bool) -> u64 {
+        match self {
+            Target::Http { .. } if at_target => 1,
+            Target::ClickHouse(_) if at_target => 50,
+            _ => 20,
+        }
+    }
+
     async fn arrived(&self) -> u64 {
         match self {
             Target::Http { arrived, .. } => arrived.load(Ordering::Relaxed),
@@ -231,15 +265,17 @@ async fn through_host(
     // The pass-through component sends nothing: count what the host acknowledged instead.
     let at_target = !component.to_string_lossy().contains("passthrough");
     let extra = format!(
-        "[runtime]\nbatch_size = {batch}\nlinger_ms = {linger}\nmemory_limit_mb = 1024\n\n[capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n[config]\n{}",
+        "[runtime]\nbatch_size = {batch}\nbatch_timeout_ms = {timeout}\nlinger_ms = {linger}\nmemory_limit_mb = 1024\n\n[capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n[config]\n{}",
         target.config(),
         batch = num("--batch-size", 500),
         linger = num("--linger-ms", 0),
+        timeout = num("--batch-timeout-ms", 50),
     );
     let mut host = HostProcess::start(HostSpec::sink("bench", component, &topic, &extra), url);
     if !host.wait_ready(Duration::from_secs(60)).await {
         return Err(format!("host not ready:\n{}", host.log()).into());
     }
+    widen_window(&topic, "bench-sub").await?;
     let metrics_url = format!("http://{}/metrics", host.metrics_addr);
     let processed = Arc::new(AtomicU64::new(0));
     let watcher = {
@@ -263,7 +299,7 @@ async fn through_host(
                 if done >= n {
                     return first.map(|f: Instant| f.elapsed());
                 }
-                let tick = if at_target { 1 } else { 20 };
+                let tick = target.poll_interval(at_target);
                 tokio::time::sleep(Duration::from_millis(tick)).await;
             }
         })
