@@ -175,7 +175,7 @@ async fn widen_window(topic: &str, subscription: &str) -> Result<(), BoxError> {
 /// Where the host's sink writes in the end-to-end run.
 #[derive(Debug, Clone, Copy)]
 enum Sink {
-    /// `sink_http.wasm` (or any component taking `url`/`body`) into a local receiver.
+    /// `sink_http.wasm` or `sink_python.wasm` (anything taking `url`) into a local receiver.
     Http,
     /// `sink_clickhouse.wasm` into a ClickHouse server started for the run.
     ClickHouse,
@@ -221,7 +221,9 @@ impl Target {
     fn config(&self) -> String {
         match self {
             Target::Http { _receiver: r, .. } => {
-                format!("url = \"{}\"\nbody = \"json_array\"\n", r.url("/bench"))
+                // Only `url`: the HTTP sink's default body is a JSON array, and the Python sink
+                // takes no `body` option.
+                format!("url = \"{}\"\n", r.url("/bench"))
             }
             Target::ClickHouse(ch) => format!("url = \"{}\"\ntable = \"bench\"\n", ch.url()),
         }
