@@ -83,17 +83,19 @@ impl Client {
             url.push_str("&insert_deduplication_token=");
             url.push_str(&encode(t));
         }
-        let mut request = self
+        let request = self
             .authorized(Request::post(url))
             .header("content-type", "application/x-ndjson")
             .timeout(self.timeout);
-        request = match self.gzip {
+        let sent = match self.gzip {
             Some(level) => request
                 .header("content-encoding", "gzip")
-                .body(gzip(rows, level)),
-            None => request.body(rows.to_vec()),
+                .body(gzip(rows, level))
+                .send(),
+            // The rows stay where they are: isolation may need them again.
+            None => request.send_borrowed(rows),
         };
-        let response = request.send().map_err(|e| classify_error(&what, e))?;
+        let response = sent.map_err(|e| classify_error(&what, e))?;
         check(&what, &response)
     }
 }

@@ -139,21 +139,29 @@ impl Request {
         super::transport::send(self)
     }
 
-    /// Headers as sent: the caller's plus `content-length` for requests that carry a body.
+    /// [`Request::send`] with `body` in place of the request's own body, read where it lies:
+    /// for a large body the caller still needs afterwards (a batch it may have to resend in
+    /// parts), this saves a copy of it.
+    pub fn send_borrowed(self, body: &[u8]) -> Result<Response, HttpError> {
+        super::transport::send_borrowed(self, body)
+    }
+
+    /// Headers as sent with `body`: the caller's plus `content-length` for requests that carry
+    /// a body.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn wire_headers(&self) -> Vec<(String, Vec<u8>)> {
+    pub(crate) fn wire_headers(&self, body: &[u8]) -> Vec<(String, Vec<u8>)> {
         let mut headers: Vec<(String, Vec<u8>)> = self
             .headers
             .iter()
             .filter(|(n, _)| !n.eq_ignore_ascii_case("content-length"))
             .cloned()
             .collect();
-        let has_body = !self.body.is_empty()
-            || matches!(self.method, Method::Post | Method::Put | Method::Patch);
+        let has_body =
+            !body.is_empty() || matches!(self.method, Method::Post | Method::Put | Method::Patch);
         if has_body {
             headers.push((
                 "content-length".to_string(),
-                self.body.len().to_string().into_bytes(),
+                body.len().to_string().into_bytes(),
             ));
         }
         headers
@@ -170,7 +178,7 @@ mod tests {
             .header("Content-Length", "999")
             .header("x-a", "1")
             .body(b"abc".to_vec());
-        let h = r.wire_headers();
+        let h = r.wire_headers(&r.body);
         assert_eq!(
             h,
             vec![
@@ -178,9 +186,9 @@ mod tests {
                 ("content-length".to_string(), b"3".to_vec())
             ]
         );
-        assert!(Request::get("http://h/").wire_headers().is_empty());
+        assert!(Request::get("http://h/").wire_headers(&[]).is_empty());
         assert_eq!(
-            Request::post("http://h/").wire_headers(),
+            Request::post("http://h/").wire_headers(&[]),
             vec![("content-length".to_string(), b"0".to_vec())]
         );
     }

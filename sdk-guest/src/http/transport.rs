@@ -18,12 +18,17 @@ pub(crate) fn send(request: Request) -> Result<Response, HttpError> {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn send_borrowed(request: Request, _body: &[u8]) -> Result<Response, HttpError> {
+    send(request)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn send_all(requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
     requests.into_iter().map(send).collect()
 }
 
 #[cfg(target_arch = "wasm32")]
-pub(crate) use wasi::{send, send_all};
+pub(crate) use wasi::{send, send_all, send_borrowed};
 
 #[cfg(target_arch = "wasm32")]
 mod wasi {
@@ -93,13 +98,24 @@ mod wasi {
         }
     }
 
-    pub(crate) fn send(request: Request) -> Result<Response, HttpError> {
-        start(request).and_then(complete)
+    pub(crate) fn send(mut request: Request) -> Result<Response, HttpError> {
+        let body = std::mem::take(&mut request.body);
+        send_borrowed(request, &body)
+    }
+
+    pub(crate) fn send_borrowed(request: Request, body: &[u8]) -> Result<Response, HttpError> {
+        start(request, body).and_then(complete)
     }
 
     /// Starts every request before waiting for any, so the host works on them concurrently.
     pub(crate) fn send_all(requests: Vec<Request>) -> Vec<Result<Response, HttpError>> {
-        let started: Vec<_> = requests.into_iter().map(start).collect();
+        let started: Vec<_> = requests
+            .into_iter()
+            .map(|mut request| {
+                let body = std::mem::take(&mut request.body);
+                start(request, &body)
+            })
+            .collect();
         started.into_iter().map(|s| s.and_then(complete)).collect()
     }
 
@@ -110,14 +126,14 @@ mod wasi {
         max_response_bytes: usize,
     }
 
-    fn start(request: Request) -> Result<InFlight, HttpError> {
+    fn start(request: Request, body_bytes: &[u8]) -> Result<InFlight, HttpError> {
         let timeout_ns = u64::try_from(request.timeout.as_nanos()).unwrap_or(u64::MAX);
         let ex = Exchange {
             url: request.url.clone(),
             deadline: monotonic_clock::now().saturating_add(timeout_ns),
         };
         let target = url::parse(&request.url).map_err(|d| ex.invalid(d))?;
-        let wire_headers = request.wire_headers();
+        let wire_headers = request.wire_headers(body_bytes);
         let headers = Fields::from_list(&wire_headers)
             .map_err(|e| ex.invalid(header_problem(&wire_headers, e)))?;
 
@@ -152,7 +168,7 @@ mod wasi {
             .map_err(|code| from_code(&ex.url, code))?;
         // A write error is not final: a server may answer before reading the whole body
         // (e.g. 401, 413), and a failed connection explains itself through the future.
-        let _ = write_body(&ex, body, &request.body);
+        let _ = write_body(&ex, body, body_bytes);
         Ok(InFlight {
             ex,
             future,
