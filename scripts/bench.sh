@@ -33,8 +33,7 @@ subscription = "bench"
 [capabilities.http]
 allowed_hosts = ["http://127.0.0.1:*"]
 [config]
-url = "http://127.0.0.1:$port/hook"
-body = "json_array"
+url = "http://127.0.0.1:$port/hook"   # the HTTP sink's default body is a JSON array; the Python sink takes the same
 TOML
 "$HOST" bench --cache-dir "$work/cache" --component "$W/sink_http.wasm" --config "$work/http.toml" --messages 500000 --batch-size 500 --payload-bytes 256
 
@@ -79,20 +78,13 @@ BROKER=$PWD/target/release/danube-test-broker
 for c in sink_http sink_python counter_source source_js; do
   echo "component size $c.wasm: $(stat -c %s "$W/$c.wasm") bytes"
 done
-cat > "$work/python.toml" <<TOML
-[connector]
-name = "bench-python"
-[sink]
-topics = ["/default/bench"]
-subscription = "bench"
-[capabilities.http]
-allowed_hosts = ["http://127.0.0.1:*"]
-[config]
-url = "http://127.0.0.1:$port/hook"
-TOML
 echo "-- sink ceiling, JSON-array batches of 500 to the same receiver: Rust HTTP sink, then Python (parse, transform.py, POST)"
 "$HOST" bench --cache-dir "$work/cache" --component "$W/sink_http.wasm" --config "$work/http.toml" --messages 200000 --batch-size 500 --payload-bytes 256
-"$HOST" bench --cache-dir "$work/cache" --component "$W/sink_python.wasm" --config "$work/python.toml" --messages 200000 --batch-size 500 --payload-bytes 256
+"$HOST" bench --cache-dir "$work/cache" --component "$W/sink_python.wasm" --config "$work/http.toml" --messages 200000 --batch-size 500 --payload-bytes 256
+
+echo "-- through Danube (test broker): Rust HTTP sink, then Python"
+"$BENCH" e2e --messages 20000 --producers 4 --component "$W/sink_http.wasm"
+"$BENCH" e2e --messages 20000 --producers 4 --component "$W/sink_python.wasm"
 
 # A source's rate into Danube (the in-memory test broker): from ready to N records persisted.
 source_rate() { # name component messages config-lines
@@ -134,7 +126,7 @@ template = '{\"n\": {{n}}, \"device\": \"d-{{n % 4}}\"}'
 key_field = \"device\""
 
 echo "-- cold start: compile (no cache), then load from the AOT cache (validate: load + instantiate + open)"
-for pair in "sink_http http" "sink_python python" "source_js bench-js"; do
+for pair in "sink_http http" "sink_python http" "source_js bench-js"; do
   set -- $pair
   "$HOST" validate --no-cache --config "$work/$2.toml" --component "$W/$1.wasm" 2>/dev/null | tail -1
   "$HOST" validate --cache-dir "$work/cold" --config "$work/$2.toml" --component "$W/$1.wasm" >/dev/null 2>&1
