@@ -1,11 +1,11 @@
 //! A real ClickHouse server for a test (Debian package `clickhouse-server`): its own config,
 //! HTTP port and data dir; stoppable and restartable on the same port and data; killed on drop.
 
-use super::host_process::free_port;
 use super::http;
+use super::server_process::ServerProcess;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const CLICKHOUSE: &str = "/usr/sbin/clickhouse-server";
 
@@ -13,7 +13,7 @@ const CLICKHOUSE: &str = "/usr/sbin/clickhouse-server";
 pub const WRITER: (&str, &str) = ("writer", "writer-secret");
 
 pub struct ClickHouse {
-    child: Option<Child>,
+    server: Option<ServerProcess>,
     dir: tempfile::TempDir,
     port: u16,
 }
@@ -22,7 +22,7 @@ impl ClickHouse {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut server = Self {
-            child: None,
+            server: None,
             dir,
             port: 0,
         };
@@ -75,33 +75,21 @@ impl ClickHouse {
         path
     }
 
-    /// Start on `port` (a free one when `None`); retries with a new port if it was taken.
+    /// Start on `port` (a free one when `None`).
     fn launch(&mut self, port: Option<u16>) {
-        for _ in 0..10 {
-            let port = port.unwrap_or_else(free_port);
+        let spawn = |port: u16| {
             let config = self.write_config(port);
-            let mut child = Command::new(CLICKHOUSE)
+            Command::new(CLICKHOUSE)
                 .arg(format!("--config-file={}", config.display()))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("start clickhouse-server (Debian package clickhouse-server)");
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if ping(port) {
-                    self.child = Some(child);
-                    self.port = port;
-                    return;
-                }
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(25));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("clickhouse-server did not start:\n{}", self.log());
+                .expect("start clickhouse-server (Debian package clickhouse-server)")
+        };
+        let server = ServerProcess::launch(port, Duration::from_secs(30), spawn, ping)
+            .unwrap_or_else(|| panic!("clickhouse-server did not start:\n{}", self.log()));
+        self.port = server.port();
+        self.server = Some(server);
     }
 
     pub fn url(&self) -> String {
@@ -110,10 +98,7 @@ impl ClickHouse {
 
     /// Stop with SIGKILL: connections drop mid-request, nothing is flushed on the way out.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.server = None;
     }
 
     /// Start again on the same port and data.
@@ -181,10 +166,4 @@ fn ping(port: u16) -> bool {
     let mut answer = String::new();
     let _ = s.read_to_string(&mut answer);
     answer.ends_with("Ok.\n")
-}
-
-impl Drop for ClickHouse {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }

@@ -15,6 +15,7 @@ pub mod mqtt_client;
 pub mod paths;
 pub mod pipeline;
 pub mod receiver;
+mod server_process;
 
 pub use admin::{AdminReply, View};
 pub use danube::{Danube, unique_topic};

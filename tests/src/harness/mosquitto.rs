@@ -1,9 +1,10 @@
 //! A real Mosquitto broker for a test: its own config, port and temp dir; killed on drop.
 
 use super::host_process::free_port;
+use super::server_process::ServerProcess;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 
@@ -38,7 +39,7 @@ impl Default for MosquittoOptions {
 }
 
 pub struct Mosquitto {
-    child: Option<Child>,
+    server: Option<ServerProcess>,
     dir: tempfile::TempDir,
     port: u16,
     tls: Option<TlsFiles>,
@@ -85,7 +86,7 @@ impl Mosquitto {
         });
         std::fs::write(dir.path().join("base.conf"), conf).expect("write config");
         let mut broker = Self {
-            child: None,
+            server: None,
             dir,
             port: 0,
             tls,
@@ -94,41 +95,31 @@ impl Mosquitto {
         broker
     }
 
-    /// Start on `port` (a free one when `None`); retries with a new port if it was taken.
+    /// Start on `port` (a free one when `None`).
     fn launch(&mut self, port: Option<u16>) {
-        for _ in 0..10 {
-            let port = port.unwrap_or_else(free_port);
-            let base = std::fs::read_to_string(self.dir.path().join("base.conf")).expect("config");
-            let conf = self.dir.path().join("mosquitto.conf");
+        let base = std::fs::read_to_string(self.dir.path().join("base.conf")).expect("config");
+        let conf = self.dir.path().join("mosquitto.conf");
+        let log_path = self.log_path();
+        let spawn = |port: u16| {
             std::fs::write(&conf, format!("{base}listener {port} 127.0.0.1\n")).expect("config");
             let log = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(self.log_path())
+                .open(&log_path)
                 .expect("log file");
-            let mut child = Command::new(MOSQUITTO)
+            Command::new(MOSQUITTO)
                 .arg("-c")
                 .arg(&conf)
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
-                .expect("start mosquitto (Debian package mosquitto)");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    self.child = Some(child);
-                    self.port = port;
-                    return;
-                }
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("mosquitto did not start:\n{}", self.log());
+                .expect("start mosquitto (Debian package mosquitto)")
+        };
+        let listening = |port: u16| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+        let server = ServerProcess::launch(port, Duration::from_secs(10), spawn, listening)
+            .unwrap_or_else(|| panic!("mosquitto did not start:\n{}", self.log()));
+        self.port = server.port();
+        self.server = Some(server);
     }
 
     /// The TLS listener, when started with `tls: true`.
@@ -146,10 +137,7 @@ impl Mosquitto {
 
     /// Stop (SIGKILL): every connection drops; nothing is kept (no persistence).
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.server = None;
     }
 
     /// Start again on the same port.
@@ -164,12 +152,6 @@ impl Mosquitto {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
