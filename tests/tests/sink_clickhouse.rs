@@ -11,7 +11,9 @@ use danube_connect_tests::broker::BrokerOptions;
 use danube_connect_tests::harness::clickhouse::{ClickHouse, WRITER};
 use danube_connect_tests::harness::danube::drain;
 use danube_connect_tests::harness::http::metric_sum;
-use danube_connect_tests::harness::{Danube, HostSpec, Pipeline, eventually, paths, unique_topic};
+use danube_connect_tests::harness::{
+    Danube, HostProcess, HostSpec, Pipeline, eventually, paths, unique_topic,
+};
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -334,20 +336,18 @@ async fn a_clickhouse_outage_mid_stream_loses_nothing() {
 
     // Down while the rest is published; the host keeps retrying the batch it holds.
     ch.stop();
-    let rest = publish(&lanes, n / 4..n, None);
     let outage = async {
         tokio::time::sleep(Duration::from_secs(3)).await;
         ch.restart();
     };
     if real {
         // A real broker must not fall far behind: a few rows during the outage, the rest after.
-        drop(rest);
         let held = n / 4 + 50;
         publish(&lanes[..1], n / 4..held, None).await;
         outage.await;
         publish(&lanes, held..n, Some(&ch)).await;
     } else {
-        tokio::join!(rest, outage);
+        tokio::join!(publish(&lanes, n / 4..n, None), outage);
     }
     wait_for_all(&ch, &p, n, Duration::from_secs(120)).await;
 
@@ -413,8 +413,7 @@ async fn a_missing_table_without_ddl_stops_the_connector_naming_it() {
         &topic,
         &config(&ch, "", ""),
     );
-    let mut host =
-        danube_connect_tests::harness::HostProcess::start_with_args(spec, danube.url(), &[]);
+    let mut host = HostProcess::start_with_args(spec, danube.url(), &[]);
     let status = host.wait_exit(Duration::from_secs(30)).await;
     assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", host.log());
     let log = host.log();

@@ -184,7 +184,7 @@ enum Sink {
 /// The running destination, and how many messages reached it.
 enum Target {
     Http {
-        _receiver: Receiver,
+        receiver: Receiver,
         arrived: Arc<AtomicU64>,
     },
     ClickHouse(ClickHouse),
@@ -203,10 +203,7 @@ impl Target {
                     danube_connect_tests::harness::Reply::ok()
                 })
                 .await;
-                Target::Http {
-                    _receiver: receiver,
-                    arrived,
-                }
+                Target::Http { receiver, arrived }
             }
             Sink::ClickHouse => {
                 let ch = ClickHouse::start();
@@ -220,7 +217,7 @@ impl Target {
     /// The connector's `[config]` lines.
     fn config(&self) -> String {
         match self {
-            Target::Http { _receiver: r, .. } => {
+            Target::Http { receiver: r, .. } => {
                 // Only `url`: the HTTP sink's default body is a JSON array, and the Python sink
                 // takes no `body` option.
                 format!("url = \"{}\"\n", r.url("/bench"))
