@@ -5,7 +5,10 @@
 
 CARGO      ?= cargo
 JOBS       ?= 2
-GUESTS     := -p sink-http -p passthrough -p chaos-sink -p counter-source -p source-mqtt -p sink-clickhouse
+# Product connectors in guests/, test fixtures in guests/fixtures/.
+CONNECTORS := -p sink-http -p source-mqtt -p sink-clickhouse
+FIXTURES   := -p passthrough -p chaos-sink -p counter-source
+GUESTS     := $(CONNECTORS) $(FIXTURES)
 NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-sdk -p sink-http -p counter-source -p source-mqtt -p sink-clickhouse
 WASM_DIR   := target/wasm32-wasip2/guest
 export DANUBE_CONNECT_CACHE_DIR ?= $(CURDIR)/target/component-cache
