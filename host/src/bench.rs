@@ -2,8 +2,8 @@
 //! Danube, to measure the connector's own ceiling.
 
 use crate::component::SinkInstance;
-use crate::component::bindings::Message;
 use crate::component::sink_instance::SinkFactory;
+use crate::wit::Message;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

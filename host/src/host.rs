@@ -1,20 +1,14 @@
 //! What one host process shares between its connectors (engine, linker, compiled-component
 //! cache, metrics), and how a connector's config becomes a ready-to-start instance.
 
-use crate::capabilities::grants;
-use crate::capabilities::http::{AllowList, HttpCapability, PooledClient};
-use crate::capabilities::log::LogCapability;
-use crate::capabilities::metrics::{GuestMetricFamilies, MetricsCapability};
-use crate::capabilities::mqtt::{MqttAccess, MqttCapability};
-use crate::capabilities::state::StateCapability;
-use crate::capabilities::topics::TopicsCapability;
+use crate::capabilities::metrics::GuestMetricFamilies;
+use crate::capabilities::{self, ConnectorContext, Grants, grants};
 use crate::component::cache::ComponentCache;
 use crate::component::instance::{Factory, Role};
-use crate::component::sink_instance::{CapabilitySource, InstanceSettings};
-use crate::component::store::{Capabilities, GuestState};
+use crate::component::sink_instance::InstanceSettings;
+use crate::component::store::GuestState;
 use crate::component::{LoadedComponent, World, linker, loader};
 use crate::config::ConnectorConfig;
-use crate::danube::TopicPartitions;
 use crate::engine::{self, EngineLimits, EpochTicker};
 use crate::observe::HostMetrics;
 use anyhow::{Context, bail};
@@ -73,14 +67,22 @@ impl Host {
 
     /// What every instance of this connector gets: capabilities (opened once here), limits
     /// and its `[config]`.
+    /// Its grants are read from the config here, so a bad `[capabilities.*]` section fails
+    /// start-up naming the file and the key.
     pub fn instance_settings(&self, config: &ConnectorConfig) -> anyhow::Result<InstanceSettings> {
-        let topic_partitions = TopicPartitions::default();
+        let grants = Grants::from_config(config)?;
+        let connector = ConnectorContext {
+            name: config.connector.name.as_str().into(),
+            config,
+            metric_families: &self.families,
+        };
+        let shared = capabilities::Shared::open(&grants, &connector)?;
         Ok(InstanceSettings {
-            capabilities: self.capabilities(config, &topic_partitions)?,
+            grants: Arc::new(grants),
+            capabilities: Arc::new(shared),
             memory_limit: (config.runtime.memory_limit_mb as usize) << 20,
             call_deadline: Duration::from_millis(config.runtime.call_deadline_ms),
             config_json: config.guest_config_json(),
-            topic_partitions,
         })
     }
 
@@ -103,7 +105,11 @@ impl Host {
                 config.path.display()
             );
         }
-        grants::check(loaded.imports.iter().map(String::as_str), config)?;
+        grants::check(
+            loaded.imports.iter().map(String::as_str),
+            &settings.grants,
+            &config.path,
+        )?;
         let factory = Factory::new(
             &self.engine,
             &self.linker,
@@ -114,72 +120,6 @@ impl Host {
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .with_context(|| format!("linking {}", loaded.path.display()))?;
         Ok(Arc::new(factory))
-    }
-
-    /// Builds each new instance's capabilities; pools and databases are opened once here and
-    /// shared by every restart of the connector.
-    fn capabilities(
-        &self,
-        config: &ConnectorConfig,
-        topic_partitions: &TopicPartitions,
-    ) -> anyhow::Result<CapabilitySource> {
-        let name: Arc<str> = config.connector.name.as_str().into();
-        let http = match &config.capabilities.http {
-            Some(grant) => {
-                let allow = AllowList::parse(&grant.allowed_hosts).map_err(anyhow::Error::msg)?;
-                Some((
-                    allow,
-                    PooledClient::new(
-                        Duration::from_millis(grant.timeout_ms),
-                        grant.max_idle_per_host,
-                    ),
-                ))
-            }
-            None => None,
-        };
-        let state = match &config.capabilities.state {
-            Some(grant) => {
-                let path = match &grant.path {
-                    Some(p) => config.resolve(p),
-                    None => {
-                        config.resolve(Path::new(&format!("{}.state.redb", config.connector.name)))
-                    }
-                };
-                StateCapability::open(&path)
-                    .with_context(|| format!("opening state database {}", path.display()))?
-            }
-            None => StateCapability::denied(),
-        };
-        let mqtt = match &config.capabilities.mqtt {
-            Some(grant) => Some(Arc::new(
-                MqttAccess::new(name.clone(), grant, |p| config.resolve(p))
-                    .map_err(anyhow::Error::msg)
-                    .with_context(|| format!("in {}", config.path.display()))?,
-            )),
-            None => None,
-        };
-        let topic_partitions = topic_partitions.clone();
-        let families = self.families.clone();
-        Ok(Arc::new(move || Capabilities {
-            mqtt: MqttCapability::new(name.clone(), mqtt.clone()),
-            topics: TopicsCapability::new(topic_partitions.clone()),
-            http: match &http {
-                Some((allow, client)) => HttpCapability {
-                    connector: name.clone(),
-                    allow: allow.clone(),
-                    client: Some(client.clone()),
-                },
-                None => HttpCapability::denied(name.clone()),
-            },
-            log: LogCapability {
-                connector: name.clone(),
-            },
-            metrics: MetricsCapability {
-                connector: name.clone(),
-                families: families.clone(),
-            },
-            state: state.clone(),
-        }))
     }
 }
 

@@ -1,10 +1,10 @@
 //! The MQTT capability against a real Mosquitto: protocols, QoS levels, properties, manual
 //! acknowledgement, refusals, and reconnecting after the broker restarts.
 
+use danube_connect_host::capabilities::mqtt::MqttGrant;
 use danube_connect_host::capabilities::mqtt::{
     ConnectSpec, Delivery, MqttAccess, MqttError, Protocol, Session,
 };
-use danube_connect_host::config::MqttGrant;
 use danube_connect_tests::harness::mosquitto::{Mosquitto, MosquittoOptions};
 use danube_connect_tests::harness::mqtt_client::{Device, Properties, QoS};
 use std::time::{Duration, Instant};

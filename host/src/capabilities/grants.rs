@@ -1,70 +1,10 @@
-use crate::config::ConnectorConfig;
+//! Deny by default: which imports a connector's grants allow, from the units' own tables.
 
-/// One capability a component may import, with what grants it.
-struct Capability {
-    /// Import name prefix, without version.
-    prefix: &'static str,
-    /// `None`: always granted. `Some(key)`: granted by that config section.
-    granted_by: Option<&'static str>,
-}
+use super::{Granting, Grants, UNITS, UnitInfo};
+use std::path::Path;
 
-const CAPABILITIES: &[Capability] = &[
-    Capability {
-        prefix: "danube:connect/log",
-        granted_by: None,
-    },
-    Capability {
-        prefix: "danube:connect/metrics",
-        granted_by: None,
-    },
-    Capability {
-        prefix: "danube:connect/types",
-        granted_by: None,
-    },
-    Capability {
-        prefix: "danube:connect/state",
-        granted_by: Some("capabilities.state"),
-    },
-    Capability {
-        prefix: "wasi:http/",
-        granted_by: Some("capabilities.http"),
-    },
-    Capability {
-        prefix: "danube:connect/mqtt",
-        granted_by: Some("capabilities.mqtt"),
-    },
-    // Only shapes the topics of the connector's own records.
-    Capability {
-        prefix: "danube:connect/topics",
-        granted_by: None,
-    },
-    // Language runtimes need clocks, randomness, streams and a process environment (kept empty).
-    // Filesystem and sockets link with no preopened directory and every address refused.
-    Capability {
-        prefix: "wasi:io/",
-        granted_by: None,
-    },
-    Capability {
-        prefix: "wasi:clocks/",
-        granted_by: None,
-    },
-    Capability {
-        prefix: "wasi:random/",
-        granted_by: None,
-    },
-    Capability {
-        prefix: "wasi:cli/",
-        granted_by: None,
-    },
-    Capability {
-        prefix: "wasi:filesystem/",
-        granted_by: None,
-    },
-    Capability {
-        prefix: "wasi:sockets/",
-        granted_by: None,
-    },
-];
+/// Interfaces that only declare data types: nothing to serve or grant.
+const DATA_ONLY: &[&str] = &["danube:connect/types"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum GrantError {
@@ -74,53 +14,49 @@ pub enum GrantError {
     )]
     NotGranted {
         import: String,
-        key: &'static str,
+        key: String,
         config: String,
     },
     #[error("component imports `{import}`, which this host does not provide")]
     Unknown { import: String },
 }
 
-fn is_granted(c: &ConnectorConfig, key: &str) -> bool {
-    match key {
-        "capabilities.http" => c.capabilities.http.is_some(),
-        "capabilities.state" => c.capabilities.state.is_some(),
-        "capabilities.mqtt" => c.capabilities.mqtt.is_some(),
-        _ => false,
-    }
+/// The unit serving `import`, if any.
+fn unit_for(import: &str) -> Option<&'static UnitInfo> {
+    UNITS
+        .iter()
+        .find(|u| u.imports.iter().any(|p| import.starts_with(p)))
 }
 
-/// Refuse imports the config does not grant; `imports` are a component's import names.
+/// Refuse imports the grants do not allow; `imports` are a component's import names and
+/// `config` the file the grants came from (named in the error).
 pub fn check<'a>(
     imports: impl IntoIterator<Item = &'a str>,
-    config: &ConnectorConfig,
+    grants: &Grants,
+    config: &Path,
 ) -> Result<(), GrantError> {
     for import in imports {
-        let cap = CAPABILITIES
-            .iter()
-            .find(|c| import.starts_with(c.prefix))
-            .ok_or_else(|| GrantError::Unknown {
-                import: import.to_string(),
-            })?;
-        if let Some(key) = cap.granted_by
-            && !is_granted(config, key)
-        {
+        if DATA_ONLY.iter().any(|p| import.starts_with(p)) {
+            continue;
+        }
+        let unit = unit_for(import).ok_or_else(|| GrantError::Unknown {
+            import: import.to_string(),
+        })?;
+        if unit.granting == Granting::BySection && !grants.granted(unit.name) {
             return Err(GrantError::NotGranted {
                 import: import.to_string(),
-                key,
-                config: config.path.display().to_string(),
+                key: format!("capabilities.{}", unit.name),
+                config: config.display().to_string(),
             });
         }
     }
     Ok(())
 }
 
-/// Config key that grants an import, for `inspect`; `None` when always available.
-pub fn granting_key(import: &str) -> Option<&'static str> {
-    CAPABILITIES
-        .iter()
-        .find(|c| import.starts_with(c.prefix))
-        .and_then(|c| c.granted_by)
+/// Config key that grants an import, for `inspect`; `None` when always available (or
+/// served by no unit, which loading reports).
+pub fn granting_key(import: &str) -> Option<String> {
+    unit_for(import).and_then(UnitInfo::key)
 }
 
 #[cfg(test)]
@@ -128,11 +64,16 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn config(extra: &str) -> ConnectorConfig {
+    fn grants(extra: &str) -> Grants {
         let text = format!(
             "[connector]\nname='a'\n[sink]\ntopics=['/default/a']\nsubscription='s'\n{extra}"
         );
-        crate::config::load_str(&text, Path::new("c.toml"), &|_| None).expect("valid")
+        let config = crate::config::load_str(&text, Path::new("c.toml"), &|_| None).expect("valid");
+        Grants::from_config(&config).expect("valid grants")
+    }
+
+    fn check_with(imports: &[&str], extra: &str) -> Result<(), GrantError> {
+        check(imports.iter().copied(), &grants(extra), Path::new("c.toml"))
     }
 
     #[test]
@@ -141,23 +82,33 @@ mod tests {
             "wasi:io/streams@0.2.12",
             "wasi:http/outgoing-handler@0.2.12",
         ];
-        let err = check(imports, &config("")).expect_err("denied").to_string();
+        let err = check_with(&imports, "").expect_err("denied").to_string();
         assert!(
             err.contains("wasi:http/outgoing-handler") && err.contains("capabilities.http"),
             "{err}"
         );
-        check(
-            imports,
-            &config("[capabilities.http]\nallowed_hosts=['http://127.0.0.1:*']"),
+        check_with(
+            &imports,
+            "[capabilities.http]\nallowed_hosts=['http://127.0.0.1:*']",
         )
         .expect("granted");
     }
 
     #[test]
     fn unknown_import_refused() {
-        let err = check(["acme:thing/x"], &config(""))
+        let err = check_with(&["acme:thing/x"], "")
             .expect_err("unknown")
             .to_string();
         assert!(err.contains("acme:thing/x"), "{err}");
+    }
+
+    #[test]
+    fn every_grantable_unit_is_named_in_inspect() {
+        assert_eq!(
+            granting_key("danube:connect/mqtt@0.1.0").as_deref(),
+            Some("capabilities.mqtt")
+        );
+        assert_eq!(granting_key("wasi:clocks/monotonic-clock@0.2.0"), None);
+        assert_eq!(granting_key("danube:connect/log@0.1.0"), None);
     }
 }

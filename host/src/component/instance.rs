@@ -3,9 +3,10 @@
 //! instance is poisoned). The role-specific calls live in `sink_instance` and
 //! `source_instance`.
 
-use super::bindings::GuestError;
-use super::store::{Capabilities, GuestState};
+use super::store::GuestState;
 use super::{ComponentInfo, World};
+use crate::capabilities;
+use crate::wit::GuestError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Instance as WasmInstance, InstancePre, Linker};
@@ -38,19 +39,17 @@ pub trait Role: Send + Sync + 'static {
     ) -> impl Future<Output = wasmtime::Result<Result<(), GuestError>>> + Send + 'a;
 }
 
-/// Builds each new instance's capabilities. Made once per connector: pools and databases
-/// behind it are shared by every restart and every swapped-in component.
-pub type CapabilitySource = Arc<dyn Fn() -> Capabilities + Send + Sync>;
-
 /// What every instance of a connector is given: its config, capabilities and limits.
 #[derive(Clone)]
 pub struct InstanceSettings {
-    pub capabilities: CapabilitySource,
+    /// What the config grants; a swapped-in component is checked against it too.
+    pub grants: Arc<capabilities::Grants>,
+    /// Opened once per connector: pools and databases behind it are shared by every restart
+    /// and every swapped-in component.
+    pub capabilities: Arc<capabilities::Shared>,
     pub memory_limit: usize,
     pub call_deadline: Duration,
     pub config_json: String,
-    /// Partition counts a source asked for per topic, read by its publisher.
-    pub topic_partitions: crate::danube::TopicPartitions,
 }
 
 /// Everything needed to start a fresh instance, shared by every restart.
@@ -171,7 +170,7 @@ impl<R: Role> Instance<R> {
         }
         let f = &self.factory;
         let s = &f.settings;
-        let state = GuestState::new((s.capabilities)(), s.memory_limit, s.call_deadline);
+        let state = GuestState::new(s.capabilities.instance(), s.memory_limit, s.call_deadline);
         let mut store = Store::new(&f.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|ctx| {

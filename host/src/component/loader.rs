@@ -1,7 +1,7 @@
 //! Read a component file, compile it (or take it from the cache), and find its role.
 
-use super::bindings::names;
 use super::cache::{self, ComponentCache, Origin};
+use crate::wit::names;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use wasmtime::Engine;

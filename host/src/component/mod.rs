@@ -1,6 +1,5 @@
 //! Loading, linking and calling connector components.
 
-pub mod bindings;
 pub mod cache;
 pub mod inspect;
 pub mod instance;

@@ -1,13 +1,13 @@
 //! The sink role: `process` a batch of Danube messages.
 
 use super::World;
-use super::bindings::{BatchError, GuestError, Message, sink};
 use super::instance::{Factory, Instance, Role, guarded};
 use super::store::GuestState;
+use crate::wit::{BatchError, GuestError, Message, sink};
 use wasmtime::Store;
 use wasmtime::component::{Instance as WasmInstance, InstancePre};
 
-pub use super::instance::{CapabilitySource, GuestFailure, InstanceSettings, TrapKind};
+pub use super::instance::{GuestFailure, InstanceSettings, TrapKind};
 
 pub struct Sink;
 

@@ -1,9 +1,9 @@
 //! The source role: `poll` for records, `commit` the positions Danube persisted.
 
 use super::World;
-use super::bindings::{GuestError, Position, Record, source};
 use super::instance::{Factory, Instance, Role, guarded};
 use super::store::GuestState;
+use crate::wit::{GuestError, Position, Record, source};
 use wasmtime::Store;
 use wasmtime::component::{Instance as WasmInstance, InstancePre};
 

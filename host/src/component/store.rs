@@ -1,60 +1,27 @@
-//! What one connector instance's `Store` holds: WASI context (no files, no sockets), the
-//! capabilities it was granted, its memory limiter and its call deadline.
+//! What one connector instance's `Store` holds: a resource table, one field per capability
+//! unit, its memory limiter and its call deadline.
 
 use super::limiter::MemoryLimiter;
-use crate::capabilities::{
-    http::HttpCapability, log::LogCapability, metrics::MetricsCapability, mqtt::MqttCapability,
-    state::StateCapability, topics::TopicsCapability,
-};
+use crate::capabilities::{CapabilityHost, Instances};
 use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi::{WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
 pub struct GuestState {
-    wasi: WasiCtx,
-    http_ctx: WasiHttpCtx,
     table: ResourceTable,
-    pub http: HttpCapability,
-    pub log: LogCapability,
-    pub metrics: MetricsCapability,
-    pub state: StateCapability,
-    pub mqtt: MqttCapability,
-    pub topics: TopicsCapability,
+    pub capabilities: Instances,
     pub limiter: MemoryLimiter,
     /// Start of the guest call in progress, checked at every epoch tick.
     pub call_started: Instant,
     pub call_deadline: Duration,
 }
 
-pub struct Capabilities {
-    pub http: HttpCapability,
-    pub log: LogCapability,
-    pub metrics: MetricsCapability,
-    pub state: StateCapability,
-    pub mqtt: MqttCapability,
-    pub topics: TopicsCapability,
-}
-
 impl GuestState {
-    pub fn new(caps: Capabilities, memory_limit: usize, call_deadline: Duration) -> Self {
-        let wasi = WasiCtxBuilder::new()
-            .inherit_stderr()
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .socket_addr_check(|_, _| Box::pin(async { false }))
-            .build();
+    pub fn new(capabilities: Instances, memory_limit: usize, call_deadline: Duration) -> Self {
         Self {
-            wasi,
-            http_ctx: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            http: caps.http,
-            log: caps.log,
-            metrics: caps.metrics,
-            state: caps.state,
-            mqtt: caps.mqtt,
-            topics: caps.topics,
+            capabilities,
             limiter: MemoryLimiter::new(memory_limit),
             call_started: Instant::now(),
             call_deadline,
@@ -62,10 +29,16 @@ impl GuestState {
     }
 }
 
+impl CapabilityHost for GuestState {
+    fn capabilities(&mut self) -> &mut Instances {
+        &mut self.capabilities
+    }
+}
+
 impl WasiView for GuestState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: &mut self.capabilities.wasi,
             table: &mut self.table,
         }
     }
@@ -73,10 +46,11 @@ impl WasiView for GuestState {
 
 impl WasiHttpView for GuestState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
+        let http = &mut self.capabilities.http;
         WasiHttpCtxView {
-            ctx: &mut self.http_ctx,
+            ctx: &mut http.ctx,
             table: &mut self.table,
-            hooks: &mut self.http,
+            hooks: &mut http.hooks,
         }
     }
 }

@@ -17,8 +17,10 @@ pub struct ConnectorConfig {
     pub metrics: MetricsSection,
     #[serde(default)]
     pub log: LogSection,
+    /// `[capabilities.*]`: what the connector may reach; anything absent is denied. Each
+    /// section is read and checked by its capability unit (`capabilities::Grants`).
     #[serde(default)]
-    pub capabilities: CapabilitiesSection,
+    pub capabilities: toml::Table,
     /// The connector's own settings, handed to its `open` as JSON.
     #[serde(default)]
     pub config: toml::Table,
@@ -250,65 +252,6 @@ impl Default for LogSection {
             format: LogFormat::Text,
         }
     }
-}
-
-/// What a connector may reach. Anything absent is denied.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CapabilitiesSection {
-    pub http: Option<HttpGrant>,
-    pub state: Option<StateGrant>,
-    pub mqtt: Option<MqttGrant>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MqttGrant {
-    /// `mqtt://host:port` / `mqtts://host:port` patterns; `*` matches any host label run or
-    /// any port.
-    pub allowed_brokers: Vec<String>,
-    /// PEM file of the CA that signs `mqtts` brokers' certificates; the public web roots
-    /// when absent.
-    pub ca_file: Option<PathBuf>,
-    /// PEM certificate and key the host presents to `mqtts` brokers (mutual TLS).
-    pub client_cert_file: Option<PathBuf>,
-    pub client_key_file: Option<PathBuf>,
-    /// Messages received and not yet taken by the connector, per client; past this the host
-    /// stops reading from the socket, so the broker holds the rest.
-    #[serde(default = "default_mqtt_buffer")]
-    pub max_buffered: usize,
-}
-
-fn default_mqtt_buffer() -> usize {
-    10_000
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpGrant {
-    /// `scheme://host:port` patterns; `*` matches any host label run or any port.
-    pub allowed_hosts: Vec<String>,
-    /// Ceiling for connect and response timeouts; a guest may ask for less.
-    #[serde(default = "default_http_timeout")]
-    pub timeout_ms: u64,
-    /// Idle keep-alive connections kept per host.
-    #[serde(default = "default_pool")]
-    pub max_idle_per_host: usize,
-}
-
-fn default_http_timeout() -> u64 {
-    30_000
-}
-
-fn default_pool() -> usize {
-    32
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StateGrant {
-    /// Database file; defaults to `<config dir>/<connector name>.state.redb`.
-    pub path: Option<PathBuf>,
 }
 
 impl ConnectorConfig {

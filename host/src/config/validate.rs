@@ -1,7 +1,6 @@
 //! Checks serde cannot express: names Danube accepts, sensible ranges, one role per file.
 
 use super::{ConfigError, ConnectorConfig};
-use crate::capabilities::allowed_hosts::{HostPattern, MQTT_SCHEMES};
 
 pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
     let err = |key: &str, message: String| ConfigError::Key {
@@ -102,30 +101,6 @@ pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
             "log.level",
             format!("\"{}\" is not a log level or filter", c.log.level),
         ));
-    }
-    if let Some(http) = &c.capabilities.http {
-        for (i, p) in http.allowed_hosts.iter().enumerate() {
-            HostPattern::parse(p)
-                .map_err(|m| err(&format!("capabilities.http.allowed_hosts[{i}]"), m))?;
-        }
-    }
-    if let Some(mqtt) = &c.capabilities.mqtt {
-        for (i, p) in mqtt.allowed_brokers.iter().enumerate() {
-            HostPattern::parse_for(p, MQTT_SCHEMES)
-                .map_err(|m| err(&format!("capabilities.mqtt.allowed_brokers[{i}]"), m))?;
-        }
-        if mqtt.client_cert_file.is_some() != mqtt.client_key_file.is_some() {
-            return Err(err(
-                "capabilities.mqtt.client_key_file",
-                "client_cert_file and client_key_file go together".into(),
-            ));
-        }
-        if mqtt.max_buffered == 0 {
-            return Err(err(
-                "capabilities.mqtt.max_buffered",
-                "must be at least 1".into(),
-            ));
-        }
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use super::connection::{DanubeError, Timeouts};
 use super::shared_client::SharedClient;
-use crate::runtime::backoff::Backoff;
+use crate::backoff::Backoff;
 use danube_client::Producer;
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Danube's message type to the WIT `message` a sink receives.
 
-use crate::component::bindings::Message;
+use crate::wit::Message;
 use danube_core::message::StreamMessage;
 
 pub fn to_guest(m: &StreamMessage) -> Message {

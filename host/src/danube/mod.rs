@@ -12,4 +12,4 @@ pub mod shared_client;
 pub use connection::{DanubeError, Timeouts};
 pub use consumers::{ConsumerEvent, ConsumerSet};
 pub use dead_letter::DeadLetterRouter;
-pub use publisher::{Publisher, PublisherSettings, TopicPartitions};
+pub use publisher::{Publisher, PublisherSettings};

@@ -2,14 +2,12 @@
 //! first use, with records spread by key hash so records with the same key keep their order.
 
 use super::lane::{self, LaneEvent, LaneSettings, LaneSpec, Outgoing};
+use crate::capabilities::topics::TopicPartitions;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-
-/// Partition counts a connector asked for by topic (the `topics` capability).
-pub type TopicPartitions = Arc<std::sync::Mutex<HashMap<String, u32>>>;
 
 pub struct PublisherSettings {
     pub lanes: Arc<LaneSettings>,

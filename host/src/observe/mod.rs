@@ -1,8 +1,6 @@
-//! Prometheus metrics, readiness and the admin API over HTTP.
+//! What the host measures: Prometheus metrics per connector and the totals read back from them.
 
-pub mod admin;
 pub mod counts;
 pub mod metrics;
-pub mod server;
 
 pub use metrics::{ConnectorMetrics, HostMetrics};

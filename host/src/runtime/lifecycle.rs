@@ -2,16 +2,16 @@
 //! commands they take where no message is in hand, crash-loop backoff after guest traps, and
 //! the wait after a fatal error.
 
-use super::backoff::Backoff;
 use super::shutdown::Shutdown;
+use crate::backoff::Backoff;
 use crate::component::GuestFailure;
-use crate::component::bindings::GuestError;
 use crate::component::instance::{Instance, Role};
 use crate::config::{ConnectorConfig, OnFatal};
 use crate::danube::DanubeError;
 use crate::observe::ConnectorMetrics;
-use crate::supervisor::control::{Applied, Command, Control, ControlRx};
-use crate::supervisor::status::{State, Status};
+use crate::runtime::control::{Applied, Command, Control, ControlRx};
+use crate::runtime::status::{State, Status};
+use crate::wit::GuestError;
 use std::time::Duration;
 
 /// Why the loop ended.

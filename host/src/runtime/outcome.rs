@@ -1,6 +1,6 @@
 //! What happens to each message of a batch after the connector answered.
 
-use crate::component::bindings::{BatchError, GuestError};
+use crate::wit::{BatchError, GuestError};
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +66,7 @@ pub fn of_error(e: GuestError) -> Disposition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::component::bindings::Retry;
+    use crate::wit::Retry;
 
     #[test]
     fn partial_failure_keeps_successes() {

@@ -1,13 +1,13 @@
 //! The supervisor's grip on one running connector: send it commands, reload its component.
 
-use super::control::{Applied, Command, ControlError, ControlTx, Replacement};
-use super::status::Status;
 use crate::component::sink_instance::{InstanceSettings, Sink};
 use crate::component::source_instance::Source;
 use crate::component::{LoadError, World, loader};
 use crate::config::ConnectorConfig;
 use crate::host::Host;
 use crate::observe::ConnectorMetrics;
+use crate::runtime::control::{Applied, Command, ControlError, ControlTx, Replacement};
+use crate::runtime::status::Status;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;

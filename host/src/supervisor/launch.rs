@@ -1,17 +1,17 @@
 //! Start one connector: load and check its component, build its runtime, run it in a task.
 
-use super::control;
 use super::handle::ConnectorHandle;
-use super::status::Status;
 use crate::component::sink_instance::Sink;
 use crate::component::source_instance::Source;
 use crate::component::{SinkInstance, SourceInstance};
 use crate::config::ConnectorConfig;
 use crate::host::{Host, component_path};
+use crate::runtime::control;
 use crate::runtime::lifecycle::{Exit, Hosting};
 use crate::runtime::shutdown::Shutdown;
 use crate::runtime::sink::SinkRuntime;
 use crate::runtime::source::SourceRuntime;
+use crate::runtime::status::Status;
 use anyhow::bail;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -66,7 +66,7 @@ pub fn launch(
                 &config,
                 source.clone(),
                 SourceInstance::new(factory),
-                settings.topic_partitions.clone(),
+                settings.capabilities.topics.clone(),
                 hosting,
             );
             tokio::spawn(runtime.run(shutdown))

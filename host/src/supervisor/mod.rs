@@ -1,12 +1,10 @@
 //! Running connectors: each in its own task with its own instance, limits and restart policy,
 //! steered by commands (pause, resume, restart, hot swap) and described for the admin API.
 
-pub mod control;
 pub mod handle;
 pub mod launch;
 pub mod registry;
 pub mod signals;
-pub mod status;
 pub mod view;
 pub mod watch;
 

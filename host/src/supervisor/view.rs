@@ -1,8 +1,8 @@
 //! The admin API's description of a connector (documented in the README).
 
 use super::handle::ConnectorHandle;
-use super::status::{LastError, State};
 use crate::observe::counts::{Counts, counts};
+use crate::runtime::status::{LastError, State};
 use prometheus::proto::MetricFamily;
 use serde::Serialize;
 

@@ -1,5 +1,6 @@
-//! Outgoing HTTP for connectors (`wasi:http/outgoing-handler`), limited to granted hosts and
-//! sent through one pooled client per connector with real timeouts.
+//! Outgoing HTTP for connectors (`wasi:http/outgoing-handler`), granted by
+//! `[capabilities.http]`, limited to its `allowed_hosts` and sent through one pooled client per
+//! connector with real timeouts.
 
 mod client;
 mod hooks;
@@ -7,3 +8,101 @@ mod hooks;
 pub use super::allowed_hosts::{AllowList, HostPattern};
 pub use client::PooledClient;
 pub use hooks::HttpCapability;
+
+use super::{Capability, CapabilityHost, ConnectorContext, GrantKeyError, Granting};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::Linker;
+use wasmtime_wasi_http::WasiHttpCtx;
+
+/// `[capabilities.http]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGrant {
+    /// `scheme://host:port` patterns; `*` matches any host label run or any port.
+    pub allowed_hosts: Vec<String>,
+    /// Ceiling for connect and response timeouts; a guest may ask for less.
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+    /// Idle keep-alive connections kept per host.
+    #[serde(default = "default_pool")]
+    pub max_idle_per_host: usize,
+}
+
+fn default_timeout() -> u64 {
+    30_000
+}
+
+fn default_pool() -> usize {
+    32
+}
+
+/// What one instance holds: the wasi-http context and the send hook.
+pub struct HttpInstance {
+    pub ctx: WasiHttpCtx,
+    pub hooks: HttpCapability,
+}
+
+/// What a connector's instances share: its name and, when granted, the allow-list and pool.
+pub struct HttpShared {
+    connector: Arc<str>,
+    granted: Option<(AllowList, PooledClient)>,
+}
+
+pub struct Http;
+
+impl Capability for Http {
+    const NAME: &'static str = "http";
+    const IMPORTS: &'static [&'static str] = &["wasi:http/"];
+    const GRANTING: Granting = Granting::BySection;
+    type Grant = HttpGrant;
+    type Shared = HttpShared;
+    type Instance = HttpInstance;
+
+    fn validate(grant: &HttpGrant) -> Result<(), GrantKeyError> {
+        for (i, p) in grant.allowed_hosts.iter().enumerate() {
+            HostPattern::parse(p)
+                .map_err(|m| GrantKeyError::new(format!("allowed_hosts[{i}]"), m))?;
+        }
+        Ok(())
+    }
+
+    /// wasi-http reaches its state through the store's `WasiHttpView`, which hands out
+    /// this unit's [`HttpInstance`].
+    fn link<T: CapabilityHost>(
+        linker: &mut Linker<T>,
+        _get: fn(&mut T) -> &mut HttpInstance,
+    ) -> wasmtime::Result<()> {
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
+    }
+
+    fn open(grant: Option<&HttpGrant>, connector: &ConnectorContext) -> anyhow::Result<HttpShared> {
+        let granted = match grant {
+            Some(g) => Some((
+                AllowList::parse(&g.allowed_hosts).map_err(anyhow::Error::msg)?,
+                PooledClient::new(Duration::from_millis(g.timeout_ms), g.max_idle_per_host),
+            )),
+            None => None,
+        };
+        Ok(HttpShared {
+            connector: connector.name.clone(),
+            granted,
+        })
+    }
+
+    fn instance(shared: &HttpShared) -> HttpInstance {
+        let hooks = match &shared.granted {
+            Some((allow, client)) => HttpCapability {
+                connector: shared.connector.clone(),
+                allow: allow.clone(),
+                client: Some(client.clone()),
+            },
+            None => HttpCapability::denied(shared.connector.clone()),
+        };
+        HttpInstance {
+            ctx: WasiHttpCtx::new(),
+            hooks,
+        }
+    }
+}

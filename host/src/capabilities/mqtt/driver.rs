@@ -9,7 +9,7 @@
 
 use super::ack_ids::{AckBook, Pending};
 use super::session::{Delivery, Shared};
-use crate::runtime::backoff::Backoff;
+use crate::backoff::Backoff;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -3,14 +3,24 @@
 use super::options::{ConnectSpec, Protocol};
 use super::session::{Delivery, Session};
 use super::{MqttAccess, MqttError};
-use crate::component::bindings::danube::connect::mqtt as wit;
+use bindings::danube::connect::mqtt as wit;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::Resource;
 
+/// Host bindings of the `mqtt` interface alone.
+pub(super) mod bindings {
+    wasmtime::component::bindgen!({
+        inline: "package danube:connect-host; world mqtt { import danube:connect/mqtt@0.1.0; }",
+        path: "../wit",
+        world: "danube:connect-host/mqtt",
+        imports: { default: async },
+    });
+}
+
 /// The `client` resource type; its rep indexes [`MqttCapability`]'s sessions.
-pub struct MqttClient;
+pub use bindings::danube::connect::mqtt::Client as MqttClient;
 
 pub struct MqttCapability {
     connector: Arc<str>,

@@ -6,6 +6,7 @@
 
 mod ack_ids;
 mod driver;
+mod grant;
 mod host;
 mod options;
 mod session;
@@ -13,16 +14,61 @@ mod tls;
 mod v311;
 mod v5;
 
+pub use grant::MqttGrant;
 pub use host::{MqttCapability, MqttClient};
 pub use options::{ConnectSpec, Protocol};
 pub use session::{Delivery, Session};
 pub use tls::TlsError;
 
-use crate::capabilities::allowed_hosts::{AllowList, MQTT_SCHEMES};
-use crate::config::MqttGrant;
+use super::allowed_hosts::{AllowList, MQTT_SCHEMES};
+use super::{Capability, CapabilityHost, ConnectorContext, GrantKeyError, Granting};
 use options::Broker;
 use std::path::Path;
 use std::sync::Arc;
+use wasmtime::component::{HasSelf, Linker};
+
+pub struct Mqtt;
+
+impl Capability for Mqtt {
+    const NAME: &'static str = "mqtt";
+    const IMPORTS: &'static [&'static str] = &["danube:connect/mqtt"];
+    const GRANTING: Granting = Granting::BySection;
+    type Grant = MqttGrant;
+    /// The connector's name and, when granted, its access (allow-list, TLS, buffer bound).
+    type Shared = (Arc<str>, Option<Arc<MqttAccess>>);
+    type Instance = MqttCapability;
+
+    fn validate(grant: &MqttGrant) -> Result<(), GrantKeyError> {
+        grant::validate(grant)
+    }
+
+    fn link<T: CapabilityHost>(
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &mut MqttCapability,
+    ) -> wasmtime::Result<()> {
+        host::bindings::danube::connect::mqtt::add_to_linker::<T, HasSelf<MqttCapability>>(
+            linker, get,
+        )
+    }
+
+    fn open(
+        grant: Option<&MqttGrant>,
+        connector: &ConnectorContext,
+    ) -> anyhow::Result<Self::Shared> {
+        let access = match grant {
+            Some(g) => Some(Arc::new(
+                MqttAccess::new(connector.name.clone(), g, |p| connector.resolve(p))
+                    .map_err(anyhow::Error::msg)?,
+            )),
+            None => None,
+        };
+        Ok((connector.name.clone(), access))
+    }
+
+    fn instance((name, access): &Self::Shared) -> MqttCapability {
+        MqttCapability::new(name.clone(), access.clone())
+    }
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum MqttError {

@@ -6,15 +6,15 @@
 mod pump;
 mod steer;
 
-use super::backoff::Backoff;
 use super::batcher::BatchPolicy;
 use super::lifecycle::{self, Lifecycle, Steer, Stop};
 use super::shutdown::Shutdown;
+use crate::backoff::Backoff;
 use crate::component::SinkInstance;
 use crate::component::sink_instance::Sink;
 use crate::config::{ConnectorConfig, SinkSection};
 use crate::danube::Timeouts;
-use crate::supervisor::control::Control;
+use crate::runtime::control::Control;
 use std::time::Duration;
 
 pub use super::lifecycle::{Exit, Hosting};

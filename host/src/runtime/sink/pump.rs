@@ -3,18 +3,18 @@
 
 use super::SinkRuntime;
 use crate::component::GuestFailure;
-use crate::component::bindings::{BatchError, Message};
 use crate::danube::dead_letter::DeadLetter;
 use crate::danube::{
     ConsumerEvent, ConsumerSet, DanubeError, DeadLetterRouter, connection, message,
 };
 use crate::runtime::batcher::{self, Gathered};
+use crate::runtime::control::Control;
 use crate::runtime::delivery::{AfterRetryable, AfterTrap, BatchPlan, Step};
 use crate::runtime::lifecycle::{self, Stop};
 use crate::runtime::outcome::{Disposition, dispositions};
 use crate::runtime::shutdown::Shutdown;
-use crate::supervisor::control::Control;
-use crate::supervisor::status::State;
+use crate::runtime::status::State;
+use crate::wit::{BatchError, Message};
 use danube_client::DanubeClient;
 use danube_core::message::StreamMessage;
 use std::borrow::Cow;

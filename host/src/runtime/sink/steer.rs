@@ -4,8 +4,8 @@
 use super::SinkRuntime;
 use crate::component::SinkInstance;
 use crate::component::sink_instance::SinkFactory;
+use crate::runtime::control::{Applied, Command, Control, Replacement};
 use crate::runtime::lifecycle;
-use crate::supervisor::control::{Applied, Command, Control, Replacement};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -1,9 +1,9 @@
 //! Handing persisted positions back to the connector, oldest batch first.
 
 use super::SourceRuntime;
-use crate::component::bindings::{GuestError, Position};
 use crate::runtime::lifecycle::{self, Stop};
 use crate::runtime::shutdown::Shutdown;
+use crate::wit::{GuestError, Position};
 use std::time::Duration;
 
 impl SourceRuntime {

@@ -2,7 +2,7 @@
 //! back to the connector only once every record of it, and of every batch polled before it,
 //! was persisted: commits follow poll order, whatever order the lanes finish in.
 
-use crate::component::bindings::Position;
+use crate::wit::Position;
 use std::collections::VecDeque;
 
 struct Batch {

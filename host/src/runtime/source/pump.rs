@@ -4,13 +4,13 @@
 use super::SourceRuntime;
 use super::route::Router;
 use crate::component::GuestFailure;
-use crate::component::bindings::{GuestError, Record};
 use crate::danube::lane::{LaneEvent, Outgoing};
 use crate::danube::{Publisher, PublisherSettings, connection};
+use crate::runtime::control::Control;
 use crate::runtime::lifecycle::{self, Stop};
 use crate::runtime::shutdown::Shutdown;
-use crate::supervisor::control::Control;
-use crate::supervisor::status::State;
+use crate::runtime::status::State;
+use crate::wit::{GuestError, Record};
 use futures::FutureExt;
 use std::time::{Duration, Instant};
 

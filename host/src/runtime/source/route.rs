@@ -1,9 +1,9 @@
 //! Where a polled record goes: its own topic or the connector's default one, or the
 //! dead-letter topic when the connector marked it bad or named a topic Danube cannot have.
 
-use crate::component::bindings::Record;
 use crate::config::validate::check_topic;
 use crate::danube::dead_letter::dead_letter_topic;
+use crate::wit::Record;
 use std::collections::HashMap;
 
 /// The attribute a connector sets on a record it found bad (see `wit/types.wit`).

@@ -5,8 +5,8 @@
 use super::SourceRuntime;
 use crate::component::SourceInstance;
 use crate::component::source_instance::SourceFactory;
+use crate::runtime::control::{Applied, Command, Control, Replacement};
 use crate::runtime::lifecycle;
-use crate::supervisor::control::{Applied, Command, Control, Replacement};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,16 @@
 //! A metric's label names are fixed by its first use; a later use with other labels is
 //! logged and ignored, since Prometheus cannot mix label sets under one name.
 
-use crate::component::bindings::danube::connect::metrics::Host;
+/// Host bindings of the `metrics` interface alone.
+pub(super) mod bindings {
+    wasmtime::component::bindgen!({
+        inline: "package danube:connect-host; world metrics { import danube:connect/metrics@0.1.0; }",
+        path: "../wit",
+        world: "danube:connect-host/metrics",
+    });
+}
+
+use bindings::danube::connect::metrics::Host;
 use prometheus::{CounterVec, GaugeVec, HistogramOpts, HistogramVec, Opts, Registry};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,6 +41,7 @@ impl GuestMetricFamilies {
     }
 }
 
+#[derive(Clone)]
 pub struct MetricsCapability {
     pub connector: Arc<str>,
     pub families: GuestMetricFamilies,

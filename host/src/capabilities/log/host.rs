@@ -1,6 +1,15 @@
 //! `danube:connect/log`: guest log lines become host tracing events tagged with the connector.
 
-use crate::component::bindings::danube::connect::log::{Host, Level};
+/// Host bindings of the `log` interface alone.
+pub(super) mod bindings {
+    wasmtime::component::bindgen!({
+        inline: "package danube:connect-host; world log { import danube:connect/log@0.1.0; }",
+        path: "../wit",
+        world: "danube:connect-host/log",
+    });
+}
+
+use bindings::danube::connect::log::{Host, Level};
 use std::sync::Arc;
 
 pub struct LogCapability {

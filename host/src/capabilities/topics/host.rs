@@ -1,8 +1,17 @@
 //! `danube:connect/topics`: a source says how the topics it publishes to are created. Always
 //! granted: it only shapes what the connector's own records already do.
 
-use crate::component::bindings::danube::connect::topics::Host;
-use crate::danube::TopicPartitions;
+/// Host bindings of the `topics` interface alone.
+pub(super) mod bindings {
+    wasmtime::component::bindgen!({
+        inline: "package danube:connect-host; world topics { import danube:connect/topics@0.1.0; }",
+        path: "../wit",
+        world: "danube:connect-host/topics",
+    });
+}
+
+use super::TopicPartitions;
+use bindings::danube::connect::topics::Host;
 
 #[derive(Clone)]
 pub struct TopicsCapability {

@@ -1,7 +1,7 @@
 //! The admin API: list connectors and pause, resume, restart or reload them. JSON in and out;
 //! the schema is documented in the README.
 
-use crate::supervisor::control::{Command, ControlError};
+use crate::runtime::control::{Command, ControlError};
 use crate::supervisor::view::describe;
 use crate::supervisor::{ConnectorHandle, Connectors, ReloadError};
 use axum::body::Bytes;

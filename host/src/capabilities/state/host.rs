@@ -1,6 +1,15 @@
 //! `danube:connect/state`: a small durable key/value store per connector (redb file).
 
-use crate::component::bindings::danube::connect::state::Host;
+/// Host bindings of the `state` interface alone.
+pub(super) mod bindings {
+    wasmtime::component::bindgen!({
+        inline: "package danube:connect-host; world state { import danube:connect/state@0.1.0; }",
+        path: "../wit",
+        world: "danube:connect-host/state",
+    });
+}
+
+use bindings::danube::connect::state::Host;
 use redb::{Database, ReadableDatabase, TableDefinition};
 use std::path::Path;
 use std::sync::Arc;

@@ -1,0 +1,31 @@
+//! Host-side bindings of what connectors export (`sink`, `source`) and the types they share.
+//!
+//! One inline world exports both roles, so a single set of types serves sinks and sources;
+//! each role's exports are looked up on their own (`GuestIndices`), so a component needs to
+//! export only the interface of its role. What connectors import is bound by each capability
+//! unit in `capabilities/`.
+
+wasmtime::component::bindgen!({
+    inline: "
+        package danube:connect-host;
+        world host {
+            export danube:connect/sink@0.1.0;
+            export danube:connect/source@0.1.0;
+        }
+    ",
+    path: "../wit",
+    world: "danube:connect-host/host",
+    exports: { default: async },
+});
+
+pub use danube::connect::types::{
+    BatchError, Error as GuestError, Message, Position, Record, Retry,
+};
+pub use exports::danube::connect::sink;
+pub use exports::danube::connect::source;
+
+/// Fully qualified names of the role interfaces, as they appear in a component's exports.
+pub mod names {
+    pub const SINK: &str = "danube:connect/sink";
+    pub const SOURCE: &str = "danube:connect/source";
+}
