@@ -1,4 +1,6 @@
-"""What the host should do with a batch after its request: the same rules as the Rust HTTP sink.
+"""What the host should do with a batch after its request: the SDK's retry policy
+(`sdk-guest/src/http/retry.rs`), checked against the same cases,
+`sdk-guest/testdata/http_retry_cases.json`, by `sdk-guest/tests/python_classifier.rs`.
 
 - 2xx: delivered.
 - 408, 429 and every 5xx but 501: retryable, after `Retry-After` when the server sent one.
@@ -9,6 +11,7 @@
 
 import time
 from dataclasses import dataclass
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Optional
 
@@ -63,13 +66,18 @@ def retry_after_ms(value, now=None):
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    # ASCII only: `isdigit` also takes digits like "²" that `int` refuses.
+    if value.isascii() and value.isdigit():
         ms = int(value) * 1000
     else:
         try:
-            when = parsedate_to_datetime(value).timestamp()
+            when = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
+        # HTTP dates are GMT; an asctime date carries no zone and must not read as local time.
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        when = when.timestamp()
         ms = max(0, int((when - (time.time() if now is None else now)) * 1000))
     return min(ms, MAX_RETRY_AFTER_MS)
 

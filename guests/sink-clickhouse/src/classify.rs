@@ -1,8 +1,11 @@
-//! What a failed ClickHouse request means, from the HTTP status and the `Code: N` ClickHouse
-//! puts in the body (and, on newer servers, in `X-ClickHouse-Exception-Code`).
+//! What a failed ClickHouse request means: the `Code: N` ClickHouse puts in the body (and, on
+//! newer servers, in `X-ClickHouse-Exception-Code`) decides first; without a code it knows,
+//! the SDK's HTTP retry policy decides from the status and `Retry-After`.
+
+use std::time::SystemTime;
 
 use danube_connect_sdk::Error;
-use danube_connect_sdk::http::HttpError;
+use danube_connect_sdk::http::{HttpError, Outcome, Rejection, Response, RetryPolicy};
 
 /// Error body bytes quoted in a reason.
 const QUOTED_BODY_BYTES: usize = 1024;
@@ -123,16 +126,34 @@ pub fn failing_row(reason: &str) -> Option<usize> {
     rest[..end].trim().parse().ok()
 }
 
-/// Classifies a non-2xx answer. `what` names the request in the reason.
-pub fn classify_response(
-    what: &str,
-    status: u16,
-    code_header: Option<&str>,
-    body: &[u8],
-) -> Failure {
-    let text = String::from_utf8_lossy(body);
+/// The status part of the decision. A refusal is the setup's fault, never the rows': bad
+/// rows are told apart by their code, and isolating them on a mere status would cost a
+/// request per row.
+fn status_policy() -> RetryPolicy {
+    RetryPolicy {
+        rejection: Rejection::Fatal,
+        ..RetryPolicy::default()
+    }
+}
+
+/// The failure for a decision of the status policy.
+fn failure(outcome: Outcome, reason: String) -> Failure {
+    match outcome {
+        Outcome::Retry { after_ms } => Failure::Transient { reason, after_ms },
+        Outcome::InvalidData => Failure::Data(reason),
+        // Not reached for `Delivered`: only answers that did not succeed are classified.
+        Outcome::Delivered | Outcome::Redirect | Outcome::Fatal => Failure::Fatal(reason),
+    }
+}
+
+/// Classifies a non-2xx answer. `what` names the request in the reason; `now` dates a
+/// `Retry-After` given as an HTTP date.
+pub fn classify_response(what: &str, response: &Response, now: SystemTime) -> Failure {
+    let status = response.status();
+    let text = String::from_utf8_lossy(response.body());
     let text = text.trim();
-    let code = code_header
+    let code = response
+        .header("x-clickhouse-exception-code")
         .and_then(|h| h.trim().parse().ok())
         .or_else(|| exception_code(text));
     let quoted: String = text.chars().take(QUOTED_BODY_BYTES).collect();
@@ -145,34 +166,33 @@ pub fn classify_response(
         },
         Some(c) if FATAL_CODES.contains(&c) => Failure::Fatal(reason),
         // Unknown code or none at all (a proxy answering): go by the status.
-        _ if status == 408 || status == 429 || (status >= 500 && status != 501) => {
-            Failure::Transient {
-                reason,
-                after_ms: None,
-            }
-        }
-        _ => Failure::Fatal(reason),
+        _ => failure(status_policy().decide(response, now), reason),
     }
 }
 
 /// Classifies a request that got no answer.
 pub fn classify_error(what: &str, e: HttpError) -> Failure {
-    match e {
-        HttpError::Denied { .. } | HttpError::InvalidRequest { .. } => {
-            Failure::Fatal(format!("{what}: {e}"))
-        }
-        HttpError::Timeout { .. } | HttpError::Connect { .. } | HttpError::Other { .. } => {
-            Failure::Transient {
-                reason: format!("{what}: {e}"),
-                after_ms: None,
-            }
-        }
-    }
+    failure(status_policy().decide_error(&e), format!("{what}: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `classify_response` for an answer with this status, code header and body.
+    fn answer(status: u16, code_header: Option<&str>, body: &[u8]) -> Failure {
+        let headers = code_header
+            .map(|c| {
+                (
+                    "X-ClickHouse-Exception-Code".to_string(),
+                    c.as_bytes().to_vec(),
+                )
+            })
+            .into_iter()
+            .collect();
+        let response = Response::new(status, headers, body.to_vec());
+        classify_response("insert", &response, SystemTime::UNIX_EPOCH)
+    }
 
     const OLD_PARSE: &str = "Code: 27, e.displayText() = DB::Exception: Cannot parse input: expected \" before: zz\": (while read the value of key id): (at row 3)\n, e.what() = DB::Exception\n";
     const NEW_PARSE: &str = "Code: 117. DB::Exception: Unknown field found while parsing JSONEachRow format: extra: (at row 12)\n: While executing ParallelParsingBlockInputFormat. (INCORRECT_DATA) (version 24.8.1.1)";
@@ -189,9 +209,9 @@ mod tests {
 
     #[test]
     fn parse_errors_are_data_even_when_the_status_is_500() {
-        let f = classify_response("insert", 500, None, OLD_PARSE.as_bytes());
+        let f = answer(500, None, OLD_PARSE.as_bytes());
         assert!(matches!(&f, Failure::Data(r) if r.contains("Code: 27") && r.contains("500")));
-        let f = classify_response("insert", 400, Some("117"), NEW_PARSE.as_bytes());
+        let f = answer(400, Some("117"), NEW_PARSE.as_bytes());
         assert!(matches!(f, Failure::Data(_)));
     }
 
@@ -199,7 +219,7 @@ mod tests {
     fn overload_is_transient_with_a_pause() {
         let body = b"Code: 252, e.displayText() = DB::Exception: Too many parts (300)";
         assert_eq!(
-            classify_response("insert", 500, None, body),
+            answer(500, None, body),
             Failure::Transient {
                 reason: format!(
                     "insert: ClickHouse answered 500: {}",
@@ -208,30 +228,34 @@ mod tests {
                 after_ms: Some(1_000)
             }
         );
-        let f = classify_response("insert", 503, None, b"<html>proxy</html>");
+        let f = answer(503, None, b"<html>proxy</html>");
         assert!(matches!(f, Failure::Transient { after_ms: None, .. }));
+        let response = Response::new(503, vec![("Retry-After".into(), b"3".to_vec())], Vec::new());
+        let f = classify_response("insert", &response, SystemTime::UNIX_EPOCH);
+        assert!(matches!(
+            f,
+            Failure::Transient {
+                after_ms: Some(3_000),
+                ..
+            }
+        ));
     }
 
     #[test]
     fn setup_problems_are_fatal() {
-        let f = classify_response(
-            "insert",
+        let f = answer(
             401,
             None,
             b"Code: 193, e.displayText() = DB::Exception: Wrong password for user writer",
         );
         assert!(matches!(f, Failure::Fatal(_)));
-        let f = classify_response(
-            "insert",
+        let f = answer(
             404,
             None,
             b"Code: 60, e.displayText() = DB::Exception: Table default.nope doesn't exist.",
         );
         assert!(matches!(f, Failure::Fatal(_)));
-        assert!(matches!(
-            classify_response("insert", 400, None, b"?"),
-            Failure::Fatal(_)
-        ));
+        assert!(matches!(answer(400, None, b"?"), Failure::Fatal(_)));
     }
 
     #[test]

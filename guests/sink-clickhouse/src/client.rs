@@ -1,7 +1,7 @@
 //! ClickHouse's HTTP interface: statements at `open`, `INSERT … FORMAT JSONEachRow` per batch.
 
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -104,12 +104,7 @@ fn check(what: &str, response: &Response) -> Result<(), Failure> {
     if response.is_success() {
         return Ok(());
     }
-    Err(classify_response(
-        what,
-        response.status(),
-        response.header("x-clickhouse-exception-code"),
-        response.body(),
-    ))
+    Err(classify_response(what, response, SystemTime::now()))
 }
 
 fn gzip(data: &[u8], level: u32) -> Vec<u8> {

@@ -10,10 +10,11 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use danube_connect_sdk::Error;
-use danube_connect_sdk::http::{Method, check_url};
+use danube_connect_sdk::http::{
+    DEFAULT_FATAL_ON_STATUS, DEFAULT_MAX_RETRY_AFTER_MS, Method, Rejection, RetryPolicy, check_url,
+};
 use serde::Deserialize;
 
-use crate::classify::RetryPolicy;
 use crate::signing::Signer;
 use crate::template::UrlTemplate;
 
@@ -149,7 +150,7 @@ fn default_timeout_ms() -> u64 {
 }
 
 fn default_fatal_on_status() -> Vec<u16> {
-    vec![401, 403]
+    DEFAULT_FATAL_ON_STATUS.to_vec()
 }
 
 fn default_concurrency() -> usize {
@@ -157,7 +158,7 @@ fn default_concurrency() -> usize {
 }
 
 fn default_max_retry_after_ms() -> u32 {
-    600_000
+    DEFAULT_MAX_RETRY_AFTER_MS
 }
 
 /// Headers the HTTP stack sets itself; configuring them is a mistake.
@@ -319,6 +320,8 @@ impl RawConfig {
                 retry_on_status: self.retry_on_status,
                 fatal_on_status: self.fatal_on_status,
                 max_retry_after_ms: self.max_retry_after_ms,
+                // A refused request carries its messages as they are: dead-letter them.
+                rejection: Rejection::InvalidData,
             },
         })
     }

@@ -99,7 +99,7 @@ fn send_wave(settings: &Settings, wave: &mut [Outgoing]) -> Vec<Result<(), Error
                 Ok(response) => {
                     classify_response(&settings.retry, &described, &response, SystemTime::now())
                 }
-                Err(e) => Err(classify_error(e)),
+                Err(e) => Err(classify_error(&settings.retry, e)),
             };
             observe(&described, out, &outcome);
             outcome

@@ -1,5 +1,6 @@
 //! Why a request failed, sorted by what a connector should do about it.
 
+use super::RetryPolicy;
 use crate::Error;
 
 /// A request that produced no HTTP response.
@@ -38,15 +39,16 @@ impl HttpError {
 }
 
 impl From<HttpError> for Error {
-    /// Denied → fatal (retrying cannot help), invalid request → invalid data,
-    /// everything else → retryable.
+    /// As [`RetryPolicy::default`] decides: denied → fatal (retrying cannot help), invalid
+    /// request → invalid data, everything else → retryable.
     fn from(e: HttpError) -> Self {
-        match e {
-            HttpError::Denied { .. } => Error::fatal(e.to_string()),
-            HttpError::InvalidRequest { .. } => Error::invalid_data(e.to_string()),
-            HttpError::Timeout { .. } | HttpError::Connect { .. } | HttpError::Other { .. } => {
-                Error::retryable(e.to_string())
-            }
+        match RetryPolicy::default()
+            .decide_error(&e)
+            .result(e.to_string())
+        {
+            Err(error) => error,
+            // Not reached: a request without a response is never delivered.
+            Ok(()) => Error::retryable(e.to_string()),
         }
     }
 }

@@ -22,12 +22,17 @@
 mod error;
 mod request;
 mod response;
+mod retry;
 mod transport;
 mod url;
 
 pub use error::HttpError;
 pub use request::{Method, Request};
 pub use response::Response;
+pub use retry::{
+    DEFAULT_FATAL_ON_STATUS, DEFAULT_MAX_RETRY_AFTER_MS, Outcome, Rejection, RetryPolicy,
+    retry_after_ms,
+};
 
 /// Sends `requests` concurrently and returns their outcomes in the same order. Every
 /// request is started (head and body handed to the host) before any response is awaited,
