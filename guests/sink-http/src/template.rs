@@ -1,6 +1,15 @@
 //! URL templates: `{topic}`, `{key}` and `{attr.NAME}` replaced per message.
 
 use danube_connect_sdk::Message;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// Everything but RFC 3986 unreserved characters, so a value can never add path segments, a
+/// query or a fragment.
+const VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// A parsed `url` option.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,16 +103,8 @@ impl UrlTemplate {
     }
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters, so a value can never
-/// add path segments, a query or a fragment.
 fn encode_into(out: &mut String, value: &str) {
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
+    out.extend(utf8_percent_encode(value, VALUE));
 }
 
 #[cfg(test)]
