@@ -32,10 +32,14 @@
 //!
 //! Besides the traits the crate offers [`log`], [`metrics`], [`state`], an [`http`] client,
 //! an [`mqtt`] client and [`topics`] settings for sources; a component imports only the host interfaces it actually uses.
+//! [`FieldPath`] looks up a dotted option like `order.customer.id` in a JSON payload, and
+//! [`dlq`] names the attributes of dead-lettered messages.
 
 pub mod bindings;
 mod config;
+pub mod dlq;
 mod error;
+mod field_path;
 pub mod http;
 pub mod log;
 mod message;
@@ -48,6 +52,7 @@ pub mod topics;
 
 pub use config::Config;
 pub use error::{BatchError, Error, Retry};
+pub use field_path::{FieldPath, FieldPathError};
 pub use message::Message;
 pub use sink::Sink;
 pub use source::{DEAD_LETTER_ATTRIBUTE, Position, Record, Source};

@@ -31,7 +31,7 @@ pub trait Source: Sized {
 
 /// The attribute that marks a record as bad input: the host publishes it to the dead-letter
 /// topic with this reason instead of to its topic (see [`Record::dead_letter`]).
-pub const DEAD_LETTER_ATTRIBUTE: &str = "dlq.error";
+pub const DEAD_LETTER_ATTRIBUTE: &str = crate::dlq::ERROR;
 
 impl Record {
     /// A record for the connector's default topic with no key, attributes or position.

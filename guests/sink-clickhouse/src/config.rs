@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use danube_connect_sdk::Error;
 use danube_connect_sdk::http::check_url;
+use danube_connect_sdk::{Error, FieldPath};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -126,7 +126,7 @@ pub enum Mapping {
     /// Every top-level field is a column of the same name.
     AllFields,
     /// Columns taken from JSON paths, in column order.
-    Paths(Vec<(String, Vec<String>)>),
+    Paths(Vec<(String, FieldPath)>),
 }
 
 /// Checked settings.
@@ -230,14 +230,8 @@ impl RawConfig {
                 let mut paths = Vec::with_capacity(map.len());
                 for (column, path) in map {
                     let field = format!("columns.{column}");
-                    let steps: Vec<String> = path.split('.').map(str::to_owned).collect();
-                    if steps.iter().any(String::is_empty) {
-                        return Err(invalid(
-                            &field,
-                            format!("`{path}` is not a path like `order.customer.id`"),
-                        ));
-                    }
-                    paths.push((column, steps));
+                    let path = FieldPath::parse(&path).map_err(|e| invalid(&field, e))?;
+                    paths.push((column, path));
                 }
                 Mapping::Paths(paths)
             }
@@ -385,12 +379,11 @@ mod tests {
     fn column_paths_split_on_dots() {
         let s = parse(r#"{"url":"http://h","table":"t","columns":{"cid":"order.customer.id"}}"#)
             .unwrap();
-        assert_eq!(
-            s.mapping,
-            Mapping::Paths(vec![(
-                "cid".into(),
-                vec!["order".into(), "customer".into(), "id".into()]
-            )])
-        );
+        let Mapping::Paths(paths) = s.mapping else {
+            panic!("expected column paths")
+        };
+        assert_eq!(paths.len(), 1);
+        assert_eq!(paths[0].0, "cid");
+        assert_eq!(paths[0].1.pointer(), "/order/customer/id");
     }
 }

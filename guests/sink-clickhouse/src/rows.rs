@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use danube_connect_sdk::{Error, Message};
+use danube_connect_sdk::{Error, FieldPath, Message};
 use serde::Serialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
@@ -166,7 +166,7 @@ fn splice(settings: &Settings, m: &Message, out: &mut Vec<u8>) -> Result<(), Str
 /// Columns picked from JSON paths, defaults for those missing, then the metadata.
 fn project(
     settings: &Settings,
-    paths: &[(String, Vec<String>)],
+    paths: &[(String, FieldPath)],
     m: &Message,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
@@ -176,9 +176,8 @@ fn project(
     }
     out.push(b'{');
     let mut first = true;
-    for (column, steps) in paths {
-        let found = steps.iter().try_fold(&value, |v, step| v.get(step));
-        match found {
+    for (column, path) in paths {
+        match path.get(&value) {
             Some(v) => field(out, &mut first, column, v),
             None => {
                 if let Some((_, d)) = settings.defaults.iter().find(|(c, _)| c == column) {

@@ -1,6 +1,7 @@
 //! The routing key of a record: a level of the MQTT topic, a field of a JSON payload, or none.
 //! Records with the same key keep their order in Danube.
 
+use danube_connect_sdk::FieldPath;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -17,10 +18,8 @@ impl KeyRule {
     pub fn check(&self) -> Result<(), String> {
         match self {
             KeyRule::TopicLevel(0) => Err("topic_level counts from 1".into()),
-            KeyRule::JsonField(path) if path.split('.').any(str::is_empty) => {
-                Err(format!("\"{path}\" is not a dotted field path"))
-            }
-            _ => Ok(()),
+            KeyRule::JsonField(path) => FieldPath::parse(path).map(drop).map_err(|e| e.to_string()),
+            KeyRule::TopicLevel(_) => Ok(()),
         }
     }
 
@@ -33,11 +32,8 @@ impl KeyRule {
                 .filter(|l| !l.is_empty())
                 .map(String::from),
             KeyRule::JsonField(path) => {
-                let mut value = json?;
-                for part in path.split('.') {
-                    value = value.get(part)?;
-                }
-                match value {
+                // Checked at `open`, so parsing again cannot fail.
+                match FieldPath::parse(path).ok()?.get(json?)? {
                     serde_json::Value::String(s) => Some(s.clone()),
                     serde_json::Value::Null => None,
                     other => Some(other.to_string()),

@@ -3,8 +3,8 @@
 
 use crate::config::Mapping;
 use crate::key::KeyRule;
-use danube_connect_sdk::Record;
 use danube_connect_sdk::mqtt::Delivery;
+use danube_connect_sdk::{Record, dlq};
 
 /// Position stream for MQTT ack ids.
 pub const STREAM: &str = "mqtt";
@@ -69,7 +69,7 @@ fn attributes(d: &Delivery) -> Vec<(String, String)> {
     }
     for (name, value) in &d.user_properties {
         // A property never overwrites what the connector says about the message.
-        let name = if name.starts_with("mqtt.") || name.starts_with("dlq.") {
+        let name = if name.starts_with("mqtt.") || name.starts_with(dlq::PREFIX) {
             format!("mqtt.user.{name}")
         } else {
             name.clone()
