@@ -4,10 +4,10 @@
 use crate::capabilities::metrics::GuestMetricFamilies;
 use crate::capabilities::{self, ConnectorContext, Grants, grants};
 use crate::component::cache::ComponentCache;
-use crate::component::instance::{Factory, Role};
+use crate::component::instance::{Factory, RoleExports};
 use crate::component::sink_instance::InstanceSettings;
 use crate::component::store::GuestState;
-use crate::component::{LoadedComponent, World, linker, loader};
+use crate::component::{LoadedComponent, linker, loader};
 use crate::config::ConnectorConfig;
 use crate::engine::{self, EngineLimits, EpochTicker};
 use crate::observe::HostMetrics;
@@ -87,22 +87,20 @@ impl Host {
     }
 
     /// Check the component fits the config (role, grants) and pre-link it.
-    pub fn factory<R: Role>(
+    pub fn factory<R: RoleExports>(
         &self,
         config: &ConnectorConfig,
         loaded: &LoadedComponent,
         settings: &InstanceSettings,
     ) -> anyhow::Result<Arc<Factory<R>>> {
-        if loaded.world != R::WORLD {
-            let section = match R::WORLD {
-                World::Sink => "a sink ([sink] section)",
-                World::Source => "a source ([source] section)",
-            };
+        if loaded.role != R::ROLE {
             bail!(
-                "{} is a {} component but {} configures {section}",
+                "{} is a {} component but {} configures a {} ([{}] section)",
                 loaded.path.display(),
-                loaded.world.name(),
-                config.path.display()
+                loaded.role.world(),
+                config.path.display(),
+                R::ROLE,
+                R::ROLE,
             );
         }
         grants::check(

@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod engine;
 pub mod host;
 pub mod observe;
+pub mod role;
 pub mod runtime;
 pub mod supervisor;
 pub mod wit;

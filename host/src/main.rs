@@ -3,11 +3,11 @@ use clap::{Args, Parser, Subcommand};
 use danube_connect_host::bench::{self, BenchSpec};
 use danube_connect_host::component::cache::{ComponentCache, Origin};
 use danube_connect_host::component::inspect;
-use danube_connect_host::component::instance::{Instance, Role};
+use danube_connect_host::component::instance::{Instance, RoleExports};
 use danube_connect_host::component::sink_instance::Sink;
 use danube_connect_host::component::source_instance::Source;
 use danube_connect_host::component::{SinkInstance, SourceInstance};
-use danube_connect_host::config::{self, ConnectorConfig, LogFormat, MetricsSection};
+use danube_connect_host::config::{self, ConnectorConfig, LogFormat, MetricsSection, Pipeline};
 use danube_connect_host::endpoints::admin::Admin;
 use danube_connect_host::endpoints::server;
 use danube_connect_host::host::{Host, component_path};
@@ -294,18 +294,21 @@ async fn validate(args: RunArgs) -> Result<ExitCode> {
     let loaded = host.load(&path)?;
     let settings = host.instance_settings(&config)?;
     let started = std::time::Instant::now();
-    if config.source.is_some() {
-        let factory = host.factory::<Source>(&config, &loaded, &settings)?;
-        open_and_close(SourceInstance::new(factory)).await?;
-    } else {
-        let factory = host.factory::<Sink>(&config, &loaded, &settings)?;
-        open_and_close(SinkInstance::new(factory)).await?;
+    match &config.pipeline {
+        Pipeline::Source(_) => {
+            let factory = host.factory::<Source>(&config, &loaded, &settings)?;
+            open_and_close(SourceInstance::new(factory)).await?;
+        }
+        Pipeline::Sink(_) => {
+            let factory = host.factory::<Sink>(&config, &loaded, &settings)?;
+            open_and_close(SinkInstance::new(factory)).await?;
+        }
     }
     let open_time = started.elapsed();
     println!(
         "ok: {} ({}) opens with {}",
         path.display(),
-        loaded.world.name(),
+        loaded.role.world(),
         config.path.display()
     );
     let origin = match loaded.origin {
@@ -320,7 +323,7 @@ async fn validate(args: RunArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn open_and_close<R: Role>(mut instance: Instance<R>) -> Result<()> {
+async fn open_and_close<R: RoleExports>(mut instance: Instance<R>) -> Result<()> {
     instance
         .ensure_open()
         .await

@@ -23,9 +23,3 @@ pub use danube::connect::types::{
 };
 pub use exports::danube::connect::sink;
 pub use exports::danube::connect::source;
-
-/// Fully qualified names of the role interfaces, as they appear in a component's exports.
-pub mod names {
-    pub const SINK: &str = "danube:connect/sink";
-    pub const SOURCE: &str = "danube:connect/source";
-}

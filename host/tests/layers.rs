@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Bottom first. A module may use the ones before it, never the ones after.
 const LAYERS: &[&str] = &[
+    "role",         // sink or source: one type for config, component and runtime
     "backoff",      // retry delays, shared by every loop
     "config",       // the connector file: TOML, env overrides, validation
     "observe",      // Prometheus metrics and the totals read back from them

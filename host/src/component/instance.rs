@@ -3,21 +3,24 @@
 //! instance is poisoned). The role-specific calls live in `sink_instance` and
 //! `source_instance`.
 
+use super::ComponentInfo;
 use super::store::GuestState;
-use super::{ComponentInfo, World};
 use crate::capabilities;
+use crate::role::Role;
 use crate::wit::GuestError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::{Instance as WasmInstance, InstancePre, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-/// What differs between a sink and a source instance: which exports are looked up and how
-/// `open` and `close` are called.
-pub trait Role: Send + Sync + 'static {
+/// A role's exports: how they are found in a component and how `open` and `close` are
+/// called. Implemented by [`Sink`](super::sink_instance::Sink) and
+/// [`Source`](super::source_instance::Source); everything typed by it (factories, instances,
+/// swap commands) belongs to one role, so a sink can never be swapped for a source.
+pub trait RoleExports: Send + Sync + 'static {
     type Indices: Send + Sync;
     type Guest: Send + Sync;
-    const WORLD: World;
+    const ROLE: Role;
 
     fn indices(pre: &InstancePre<GuestState>) -> wasmtime::Result<Self::Indices>;
 
@@ -53,7 +56,7 @@ pub struct InstanceSettings {
 }
 
 /// Everything needed to start a fresh instance, shared by every restart.
-pub struct Factory<R: Role> {
+pub struct Factory<R: RoleExports> {
     engine: Engine,
     pre: InstancePre<GuestState>,
     indices: R::Indices,
@@ -61,7 +64,7 @@ pub struct Factory<R: Role> {
     info: ComponentInfo,
 }
 
-impl<R: Role> Factory<R> {
+impl<R: RoleExports> Factory<R> {
     pub fn new(
         engine: &Engine,
         linker: &Linker<GuestState>,
@@ -124,7 +127,7 @@ pub(super) struct Live<G> {
     pub(super) guest: G,
 }
 
-pub struct Instance<R: Role> {
+pub struct Instance<R: RoleExports> {
     factory: Arc<Factory<R>>,
     live: Option<Live<R::Guest>>,
     /// Unique per opened instance in this process (see [`Instance::id`]).
@@ -133,7 +136,7 @@ pub struct Instance<R: Role> {
 
 static NEXT_INSTANCE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-impl<R: Role> Instance<R> {
+impl<R: RoleExports> Instance<R> {
     pub fn new(factory: Arc<Factory<R>>) -> Self {
         Self {
             factory,

@@ -1,48 +1,25 @@
 //! Read a component file, compile it (or take it from the cache), and find its role.
 
 use super::cache::{self, ComponentCache, Origin};
-use crate::wit::names;
+use crate::role::Role;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum World {
-    Sink,
-    Source,
-}
-
-impl World {
-    /// `sink` or `source`, as the admin API reports it.
-    pub fn role(self) -> &'static str {
-        match self {
-            World::Sink => "sink",
-            World::Source => "source",
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            World::Sink => "danube:connect/sink-connector",
-            World::Source => "danube:connect/source-connector",
-        }
-    }
-}
-
 /// Which component a connector runs, as reported in its status.
 #[derive(Debug, Clone)]
 pub struct ComponentInfo {
     pub path: PathBuf,
     pub sha256: String,
-    pub world: World,
+    pub role: Role,
 }
 
 pub struct LoadedComponent {
     pub path: PathBuf,
     pub component: Component,
-    pub world: World,
+    pub role: Role,
     pub digest: String,
     pub imports: Vec<String>,
     pub exports: Vec<String>,
@@ -55,7 +32,7 @@ impl LoadedComponent {
         ComponentInfo {
             path: self.path.clone(),
             sha256: self.digest.clone(),
-            world: self.world,
+            role: self.role,
         }
     }
 }
@@ -145,9 +122,9 @@ pub fn compile(
         .map(|(name, _)| name.to_string())
         .collect();
     let has = |prefix: &str| exports.iter().any(|e| e.starts_with(&format!("{prefix}@")));
-    let world = match (has(names::SINK), has(names::SOURCE)) {
-        (true, false) => World::Sink,
-        (false, true) => World::Source,
+    let role = match (has(Role::Sink.export()), has(Role::Source.export())) {
+        (true, false) => Role::Sink,
+        (false, true) => Role::Source,
         (true, true) => {
             return Err(LoadError::TwoRoles {
                 path: path.to_path_buf(),
@@ -167,7 +144,7 @@ pub fn compile(
     Ok(LoadedComponent {
         path: path.to_path_buf(),
         component,
-        world,
+        role,
         digest,
         imports,
         exports,

@@ -11,6 +11,6 @@ pub mod source_instance;
 pub mod store;
 
 pub use instance::GuestFailure;
-pub use loader::{ComponentInfo, LoadError, LoadedComponent, World};
+pub use loader::{ComponentInfo, LoadError, LoadedComponent};
 pub use sink_instance::SinkInstance;
 pub use source_instance::SourceInstance;

@@ -1,8 +1,8 @@
 //! The sink role: `process` a batch of Danube messages.
 
-use super::World;
-use super::instance::{Factory, Instance, Role, guarded};
+use super::instance::{Factory, Instance, RoleExports, guarded};
 use super::store::GuestState;
+use crate::role::Role;
 use crate::wit::{BatchError, GuestError, Message, sink};
 use wasmtime::Store;
 use wasmtime::component::{Instance as WasmInstance, InstancePre};
@@ -14,10 +14,10 @@ pub struct Sink;
 pub type SinkFactory = Factory<Sink>;
 pub type SinkInstance = Instance<Sink>;
 
-impl Role for Sink {
+impl RoleExports for Sink {
     type Indices = sink::GuestIndices;
     type Guest = sink::Guest;
-    const WORLD: World = World::Sink;
+    const ROLE: Role = Role::Sink;
 
     fn indices(pre: &InstancePre<GuestState>) -> wasmtime::Result<Self::Indices> {
         sink::GuestIndices::new(pre)

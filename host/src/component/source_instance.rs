@@ -1,8 +1,8 @@
 //! The source role: `poll` for records, `commit` the positions Danube persisted.
 
-use super::World;
-use super::instance::{Factory, Instance, Role, guarded};
+use super::instance::{Factory, Instance, RoleExports, guarded};
 use super::store::GuestState;
+use crate::role::Role;
 use crate::wit::{GuestError, Position, Record, source};
 use wasmtime::Store;
 use wasmtime::component::{Instance as WasmInstance, InstancePre};
@@ -14,10 +14,10 @@ pub struct Source;
 pub type SourceFactory = Factory<Source>;
 pub type SourceInstance = Instance<Source>;
 
-impl Role for Source {
+impl RoleExports for Source {
     type Indices = source::GuestIndices;
     type Guest = source::Guest;
-    const WORLD: World = World::Source;
+    const ROLE: Role = Role::Source;
 
     fn indices(pre: &InstancePre<GuestState>) -> wasmtime::Result<Self::Indices> {
         source::GuestIndices::new(pre)

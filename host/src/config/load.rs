@@ -1,3 +1,4 @@
+use super::types::ConnectorFile;
 use super::{ConfigError, ConnectorConfig, env, secrets, validate};
 use std::path::Path;
 
@@ -68,8 +69,8 @@ pub fn load_str(
 }
 
 fn finish(table: toml::Table, path: &Path) -> Result<ConnectorConfig, ConfigError> {
-    let mut config: ConnectorConfig = typed(table, path)?;
-    config.path = path.to_path_buf();
+    let file: ConnectorFile = typed(table, path)?;
+    let config = file.into_config(path)?;
     validate::check(&config)?;
     Ok(config)
 }
@@ -77,6 +78,7 @@ fn finish(table: toml::Table, path: &Path) -> Result<ConnectorConfig, ConfigErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Pipeline;
 
     const MINIMAL: &str = r#"
         [connector]
@@ -96,10 +98,28 @@ mod tests {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/source-mqtt/connector.toml");
         let c = load(&path).expect("examples/source-mqtt/connector.toml is valid");
         assert!(c.guest_config_json().contains("sensors/+/temperature"));
-        let source = c.source.expect("a source");
+        let Pipeline::Source(source) = c.pipeline else {
+            panic!("the example is a source");
+        };
         assert_eq!(source.producers_per_topic, 4);
         assert!(source.keep_unkeyed_order);
         assert!(c.capabilities.contains_key("mqtt"));
+    }
+
+    #[test]
+    fn a_connector_has_exactly_one_role() {
+        let sink = load_str(MINIMAL, Path::new("c.toml"), &no_env).expect("valid");
+        assert_eq!(sink.pipeline.role(), crate::role::Role::Sink);
+        let both = format!("{MINIMAL}\n[source]\ntopic = \"/default/out\"\n");
+        let e = load_str(&both, Path::new("c.toml"), &no_env).expect_err("both roles");
+        assert!(e.to_string().contains("either a sink or a source"), "{e}");
+        let neither = "[connector]\nname = \"x\"\n";
+        let e = load_str(neither, Path::new("c.toml"), &no_env).expect_err("no role");
+        let e = e.to_string();
+        assert!(
+            e.contains("c.toml") && e.contains("[sink]") && e.contains("[source]"),
+            "{e}"
+        );
     }
 
     #[test]

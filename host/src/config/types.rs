@@ -1,32 +1,100 @@
+use super::ConfigError;
+use crate::role::Role;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A whole connector file, after environment overrides and secret substitution.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct ConnectorConfig {
     pub connector: ConnectorSection,
-    #[serde(default)]
     pub danube: DanubeSection,
-    pub sink: Option<SinkSection>,
-    pub source: Option<SourceSection>,
-    #[serde(default)]
+    /// What the connector does with Danube: its `[sink]` or its `[source]` section.
+    pub pipeline: Pipeline,
     pub runtime: RuntimeSection,
-    #[serde(default)]
     pub metrics: MetricsSection,
-    #[serde(default)]
     pub log: LogSection,
     /// `[capabilities.*]`: what the connector may reach; anything absent is denied. Each
     /// section is read and checked by its capability unit (`capabilities::Grants`).
-    #[serde(default)]
     pub capabilities: toml::Table,
     /// The connector's own settings, handed to its `open` as JSON.
-    #[serde(default)]
     pub config: toml::Table,
     /// Where the file was read from; relative paths in it are resolved against its folder.
-    #[serde(skip)]
     pub path: PathBuf,
+}
+
+/// A connector is a sink or a source, never both: the file has exactly one of the sections.
+#[derive(Debug, Clone)]
+pub enum Pipeline {
+    Sink(SinkSection),
+    Source(SourceSection),
+}
+
+impl Pipeline {
+    pub fn role(&self) -> Role {
+        match self {
+            Pipeline::Sink(_) => Role::Sink,
+            Pipeline::Source(_) => Role::Source,
+        }
+    }
+}
+
+/// The file as serde reads it; [`ConnectorFile::into_config`] insists on one role section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConnectorFile {
+    connector: ConnectorSection,
+    #[serde(default)]
+    danube: DanubeSection,
+    sink: Option<SinkSection>,
+    source: Option<SourceSection>,
+    #[serde(default)]
+    runtime: RuntimeSection,
+    #[serde(default)]
+    metrics: MetricsSection,
+    #[serde(default)]
+    log: LogSection,
+    #[serde(default)]
+    capabilities: toml::Table,
+    #[serde(default)]
+    config: toml::Table,
+}
+
+impl ConnectorFile {
+    pub(super) fn into_config(self, path: &Path) -> Result<ConnectorConfig, ConfigError> {
+        let err = |key: &str, message: &str| ConfigError::Key {
+            path: path.to_path_buf(),
+            key: key.into(),
+            message: message.into(),
+        };
+        let pipeline = match (self.sink, self.source) {
+            (Some(sink), None) => Pipeline::Sink(sink),
+            (None, Some(source)) => Pipeline::Source(source),
+            (None, None) => {
+                return Err(err(
+                    "sink",
+                    "the file needs a [sink] section (consume from Danube) or a [source] section (publish to Danube)",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "source",
+                    "a connector is either a sink or a source, not both",
+                ));
+            }
+        };
+        Ok(ConnectorConfig {
+            connector: self.connector,
+            danube: self.danube,
+            pipeline,
+            runtime: self.runtime,
+            metrics: self.metrics,
+            log: self.log,
+            capabilities: self.capabilities,
+            config: self.config,
+            path: path.to_path_buf(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

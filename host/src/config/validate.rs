@@ -1,6 +1,6 @@
 //! Checks serde cannot express: names Danube accepts, sensible ranges, one role per file.
 
-use super::{ConfigError, ConnectorConfig};
+use super::{ConfigError, ConnectorConfig, Pipeline};
 
 pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
     let err = |key: &str, message: String| ConfigError::Key {
@@ -10,21 +10,6 @@ pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
     };
     if c.connector.name.trim().is_empty() {
         return Err(err("connector.name", "must not be empty".into()));
-    }
-    match (&c.sink, &c.source) {
-        (None, None) => {
-            return Err(err(
-                "sink",
-                "the file needs a [sink] section (consume from Danube) or a [source] section (publish to Danube)".into(),
-            ));
-        }
-        (Some(_), Some(_)) => {
-            return Err(err(
-                "source",
-                "a connector is either a sink or a source, not both".into(),
-            ));
-        }
-        _ => {}
     }
     if !(c.danube.service_url.starts_with("http://")
         || c.danube.service_url.starts_with("https://"))
@@ -37,7 +22,7 @@ pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
             ),
         ));
     }
-    if let Some(sink) = &c.sink {
+    if let Pipeline::Sink(sink) = &c.pipeline {
         if sink.topics.is_empty() {
             return Err(err("sink.topics", "list at least one topic".into()));
         }
@@ -48,7 +33,7 @@ pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
             return Err(err("sink.subscription", "must not be empty".into()));
         }
     }
-    if let Some(source) = &c.source {
+    if let Pipeline::Source(source) = &c.pipeline {
         check_topic(&source.topic).map_err(|m| err("source.topic", m))?;
         if source.producers_per_topic == 0 || source.producers_per_topic > 64 {
             return Err(err(

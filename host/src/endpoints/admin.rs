@@ -1,7 +1,7 @@
 //! The admin API: list connectors and pause, resume, restart or reload them. JSON in and out;
 //! the schema is documented in the README.
 
-use crate::runtime::control::{Command, ControlError};
+use crate::runtime::control::{Action, ControlError};
 use crate::supervisor::view::describe;
 use crate::supervisor::{ConnectorHandle, Connectors, ReloadError};
 use axum::body::Bytes;
@@ -105,9 +105,9 @@ async fn act(
         return not_found(&name);
     };
     let command = match action.as_str() {
-        "pause" => Command::Pause,
-        "resume" => Command::Resume,
-        "restart" => Command::Restart,
+        "pause" => Action::Pause,
+        "resume" => Action::Resume,
+        "restart" => Action::Restart,
         "reload" => return reload(&admin, &handle, &body).await,
         other => {
             return error(
@@ -116,7 +116,7 @@ async fn act(
             );
         }
     };
-    match handle.command(command).await {
+    match handle.act(command).await {
         Ok(_) => Json(describe(&handle, &admin.registry.gather())).into_response(),
         Err(e) => control_error(e),
     }

@@ -1,34 +1,43 @@
 //! Commands to a running connector. The runtime takes them at batch boundaries (and between
 //! retry attempts), so a command never splits a batch between two instances.
 
-use crate::component::sink_instance::SinkFactory;
-use crate::component::source_instance::SourceFactory;
+use crate::component::instance::{Factory, RoleExports};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-pub enum Command {
+/// What an operator asks of a connector of either role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
     /// Stop pulling messages; the batch in hand is finished first.
     Pause,
     Resume,
     /// Close the instance and open a fresh one from the same component.
     Restart,
+}
+
+/// A command to a connector of role `R`: an action, or a swap to another component of the
+/// same role (a factory of the other role does not type-check).
+pub enum Command<R: RoleExports> {
+    Act(Action),
     /// Open an instance of another component; on success it replaces the running one.
-    Swap(Replacement),
+    Swap(Arc<Factory<R>>),
 }
 
-/// The component a swap brings in, of the connector's own role.
-pub enum Replacement {
-    Sink(Arc<SinkFactory>),
-    Source(Arc<SourceFactory>),
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+            Action::Restart => "restart",
+        }
+    }
 }
 
-impl Command {
+impl<R: RoleExports> Command<R> {
     pub fn name(&self) -> &'static str {
         match self {
-            Command::Pause => "pause",
-            Command::Resume => "resume",
-            Command::Restart => "restart",
+            Command::Act(action) => action.name(),
             Command::Swap(_) => "reload",
         }
     }
@@ -44,8 +53,8 @@ pub enum Applied {
     },
 }
 
-pub struct Control {
-    pub command: Command,
+pub struct Control<R: RoleExports> {
+    pub command: Command<R>,
     pub reply: oneshot::Sender<Result<Applied, String>>,
 }
 
@@ -61,19 +70,24 @@ pub enum ControlError {
     Pending(Duration),
 }
 
-#[derive(Clone)]
-pub struct ControlTx(mpsc::Sender<Control>);
+pub struct ControlTx<R: RoleExports>(mpsc::Sender<Control<R>>);
 
-pub struct ControlRx(mpsc::Receiver<Control>);
+impl<R: RoleExports> Clone for ControlTx<R> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
 
-pub fn channel() -> (ControlTx, ControlRx) {
+pub struct ControlRx<R: RoleExports>(mpsc::Receiver<Control<R>>);
+
+pub fn channel<R: RoleExports>() -> (ControlTx<R>, ControlRx<R>) {
     let (tx, rx) = mpsc::channel(8);
     (ControlTx(tx), ControlRx(rx))
 }
 
-impl ControlTx {
+impl<R: RoleExports> ControlTx<R> {
     /// Send a command and wait until the runtime applied it, at most `wait`.
-    pub async fn send(&self, command: Command, wait: Duration) -> Result<Applied, ControlError> {
+    pub async fn send(&self, command: Command<R>, wait: Duration) -> Result<Applied, ControlError> {
         let (reply, answer) = oneshot::channel();
         self.0
             .send(Control { command, reply })
@@ -87,9 +101,9 @@ impl ControlTx {
     }
 }
 
-impl ControlRx {
+impl<R: RoleExports> ControlRx<R> {
     /// The next command; never resolves once every sender is gone.
-    pub async fn recv(&mut self) -> Control {
+    pub async fn recv(&mut self) -> Control<R> {
         match self.0.recv().await {
             Some(c) => c,
             None => std::future::pending().await,

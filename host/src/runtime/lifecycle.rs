@@ -5,13 +5,14 @@
 use super::shutdown::Shutdown;
 use crate::backoff::Backoff;
 use crate::component::GuestFailure;
-use crate::component::instance::{Instance, Role};
+use crate::component::instance::{Factory, Instance, RoleExports};
 use crate::config::{ConnectorConfig, OnFatal};
 use crate::danube::DanubeError;
 use crate::observe::ConnectorMetrics;
-use crate::runtime::control::{Applied, Command, Control, ControlRx};
+use crate::runtime::control::{Action, Applied, Command, Control, ControlRx};
 use crate::runtime::status::{State, Status};
 use crate::wit::GuestError;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why the loop ended.
@@ -29,8 +30,8 @@ pub(crate) enum Stop {
 }
 
 /// How a runtime is hosted: what it steers by and reports to.
-pub struct Hosting {
-    pub control: ControlRx,
+pub struct Hosting<R: RoleExports> {
+    pub control: ControlRx<R>,
     pub status: Status,
     pub metrics: ConnectorMetrics,
     /// The only connector of its process: a fatal error with `on_fatal = "stop"` ends
@@ -38,9 +39,9 @@ pub struct Hosting {
     pub standalone: bool,
 }
 
-pub(crate) struct Lifecycle {
+pub(crate) struct Lifecycle<R: RoleExports> {
     pub name: String,
-    pub control: ControlRx,
+    pub control: ControlRx<R>,
     pub status: Status,
     pub metrics: ConnectorMetrics,
     pub on_fatal: OnFatal,
@@ -55,8 +56,8 @@ pub(crate) struct Lifecycle {
     activity: State,
 }
 
-impl Lifecycle {
-    pub fn new(config: &ConnectorConfig, hosting: Hosting) -> Self {
+impl<R: RoleExports> Lifecycle<R> {
+    pub fn new(config: &ConnectorConfig, hosting: Hosting<R>) -> Self {
         let r = &config.runtime;
         Self {
             name: config.connector.name.clone(),
@@ -105,10 +106,7 @@ impl Lifecycle {
         self.set_state(State::Failed);
     }
 
-    pub async fn ensure_open<R: Role>(
-        &mut self,
-        instance: &mut Instance<R>,
-    ) -> Result<(), GuestFailure> {
+    pub async fn ensure_open(&mut self, instance: &mut Instance<R>) -> Result<(), GuestFailure> {
         if instance.is_open() {
             return Ok(());
         }
@@ -135,7 +133,7 @@ impl Lifecycle {
         r
     }
 
-    pub async fn close<R: Role>(&mut self, instance: &mut Instance<R>) {
+    pub async fn close(&mut self, instance: &mut Instance<R>) {
         self.status.set_open(false);
         if let Err(e) = instance.close().await {
             tracing::warn!(connector = self.name, "close failed: {e}");
@@ -143,7 +141,7 @@ impl Lifecycle {
     }
 
     /// A freshly opened instance took over from `from` by a swap.
-    pub fn swapped<R: Role>(&mut self, from: &Instance<R>, to: &Instance<R>, pause: Duration) {
+    pub fn swapped(&mut self, from: &Instance<R>, to: &Instance<R>, pause: Duration) {
         self.opened_before = true;
         self.consecutive_traps = 0;
         self.status.set_open(true);
@@ -162,15 +160,23 @@ impl Lifecycle {
 
 /// A runtime that takes commands: the generic waits below answer them while they wait.
 pub(crate) trait Steer: Send {
-    type Role: Role;
+    type Role: RoleExports;
 
-    fn life(&mut self) -> &mut Lifecycle;
+    fn life(&mut self) -> &mut Lifecycle<Self::Role>;
 
     /// Both halves at once, for calls that report on the instance they act on.
-    fn parts(&mut self) -> (&mut Lifecycle, &mut Instance<Self::Role>);
+    fn parts(&mut self) -> (&mut Lifecycle<Self::Role>, &mut Instance<Self::Role>);
 
-    /// Apply one command and answer it. Returns whether the instance was replaced.
-    fn apply(&mut self, control: Control) -> impl Future<Output = bool> + Send;
+    /// Apply one command and answer it (see [`apply_command`]). Returns whether the
+    /// instance was replaced.
+    fn apply(&mut self, control: Control<Self::Role>) -> impl Future<Output = bool> + Send;
+
+    /// Replace the instance by one of `factory`'s; the pause it took, or why it was refused
+    /// (the running instance then keeps running).
+    fn swap(
+        &mut self,
+        factory: Arc<Factory<Self::Role>>,
+    ) -> impl Future<Output = Result<Duration, String>> + Send;
 
     /// Move data with an open instance until something stops it.
     fn work<'a>(&'a mut self, shutdown: &'a mut Shutdown)
@@ -288,6 +294,42 @@ pub(crate) async fn open_instance<S: Steer>(
     }
 }
 
+/// Apply one command where no message is in hand, and answer it. Returns whether the
+/// instance was replaced.
+pub(crate) async fn apply_command<S: Steer>(s: &mut S, control: Control<S::Role>) -> bool {
+    let Control { command, reply } = control;
+    let (result, replaced) = match command {
+        Command::Act(Action::Pause) => {
+            let life = s.life();
+            life.paused = true;
+            life.publish_state();
+            tracing::info!(connector = life.name, "paused");
+            (Ok(Applied::Done), false)
+        }
+        Command::Act(Action::Resume) => {
+            let life = s.life();
+            life.paused = false;
+            life.publish_state();
+            tracing::info!(connector = life.name, "resumed");
+            (Ok(Applied::Done), false)
+        }
+        Command::Act(Action::Restart) => {
+            tracing::info!(connector = s.life().name, "restart requested");
+            let r = restart_instance(s).await;
+            let ok = r.is_ok();
+            (r.map(|()| Applied::Done), ok)
+        }
+        Command::Swap(factory) => {
+            let r = s.swap(factory).await;
+            let ok = r.is_ok();
+            (r.map(|pause| Applied::Swapped { pause }), ok)
+        }
+    };
+    // The supervisor logs refusals, with what triggered the command.
+    let _ = reply.send(result);
+    replaced
+}
+
 /// Close the instance and open a fresh one from the same component.
 pub(crate) async fn restart_instance<S: Steer>(s: &mut S) -> Result<(), String> {
     let (life, instance) = s.parts();
@@ -318,7 +360,10 @@ pub(crate) async fn while_failed<S: Steer>(
             _ = shutdown.wait() => return Err(Stop::Shutdown),
             c = s.life().control.recv() => c,
         };
-        if matches!(control.command, Command::Restart | Command::Resume) {
+        if matches!(
+            control.command,
+            Command::Act(Action::Restart | Action::Resume)
+        ) {
             let life = s.life();
             life.paused = false;
             life.set_state(State::Starting);

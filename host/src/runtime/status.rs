@@ -154,13 +154,13 @@ impl Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::component::World;
+    use crate::role::Role;
 
     fn status() -> Status {
         Status::new(ComponentInfo {
             path: "x.wasm".into(),
             sha256: "ab".into(),
-            world: World::Sink,
+            role: Role::Sink,
         })
     }
 

@@ -1,12 +1,13 @@
 //! The supervisor's grip on one running connector: send it commands, reload its component.
 
+use crate::component::instance::RoleExports;
 use crate::component::sink_instance::{InstanceSettings, Sink};
 use crate::component::source_instance::Source;
-use crate::component::{LoadError, World, loader};
+use crate::component::{LoadError, LoadedComponent, loader};
 use crate::config::ConnectorConfig;
 use crate::host::Host;
 use crate::observe::ConnectorMetrics;
-use crate::runtime::control::{Applied, Command, ControlError, ControlTx, Replacement};
+use crate::runtime::control::{Action, Applied, Command, ControlError, ControlTx};
 use crate::runtime::status::Status;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -18,11 +19,18 @@ pub struct ConnectorHandle {
     config: ConnectorConfig,
     settings: InstanceSettings,
     host: Arc<Host>,
-    control: ControlTx,
+    steering: Steering,
     pub status: Status,
     metrics: ConnectorMetrics,
     /// One reload at a time: a second one waits instead of racing the first.
     reloading: tokio::sync::Mutex<()>,
+}
+
+/// The connector's command channel, typed by its role: a swap can only carry a component
+/// of the role the runtime runs.
+pub enum Steering {
+    Sink(ControlTx<Sink>),
+    Source(ControlTx<Source>),
 }
 
 /// What a successful reload did.
@@ -62,7 +70,7 @@ impl ConnectorHandle {
         config: ConnectorConfig,
         settings: InstanceSettings,
         host: Arc<Host>,
-        control: ControlTx,
+        steering: Steering,
         status: Status,
         metrics: ConnectorMetrics,
     ) -> Self {
@@ -71,7 +79,7 @@ impl ConnectorHandle {
             config,
             settings,
             host,
-            control,
+            steering,
             status,
             metrics,
             reloading: tokio::sync::Mutex::new(()),
@@ -85,11 +93,15 @@ impl ConnectorHandle {
             + Duration::from_secs(10)
     }
 
-    pub async fn command(&self, command: Command) -> Result<Applied, ControlError> {
-        let name = command.name();
-        let result = self.control.send(command, self.command_wait()).await;
+    /// Pause, resume or restart the connector, waiting for the runtime to apply it.
+    pub async fn act(&self, action: Action) -> Result<Applied, ControlError> {
+        let wait = self.command_wait();
+        let result = match &self.steering {
+            Steering::Sink(tx) => tx.send(Command::Act(action), wait).await,
+            Steering::Source(tx) => tx.send(Command::Act(action), wait).await,
+        };
         if let Err(e) = &result {
-            tracing::warn!(connector = self.name, "{name} not applied: {e}");
+            tracing::warn!(connector = self.name, "{} not applied: {e}", action.name());
         }
         result
     }
@@ -151,36 +163,18 @@ impl ConnectorHandle {
                 ReloadError::Incompatible(format!("compiling the component failed: {e}"))
             })??;
         let compile_ms = loaded.load_time.as_secs_f64() * 1e3;
-        if loaded.world != running.world {
+        if loaded.role != running.role {
             return Err(ReloadError::WrongWorld {
                 path,
                 connector: self.name.clone(),
-                found: loaded.world.name(),
-                running: running.world.name(),
+                found: loaded.role.world(),
+                running: running.role.world(),
             });
         }
-        let incompatible = |e: anyhow::Error| ReloadError::Incompatible(format!("{e:#}"));
-        let replacement = match loaded.world {
-            World::Sink => Replacement::Sink(
-                self.host
-                    .factory::<Sink>(&self.config, &loaded, &self.settings)
-                    .map_err(incompatible)?,
-            ),
-            World::Source => Replacement::Source(
-                self.host
-                    .factory::<Source>(&self.config, &loaded, &self.settings)
-                    .map_err(incompatible)?,
-            ),
+        let applied = match &self.steering {
+            Steering::Sink(tx) => self.swap_in(tx, &loaded).await?,
+            Steering::Source(tx) => self.swap_in(tx, &loaded).await?,
         };
-        // Straight to the runtime: `reload` logs its own outcome.
-        let applied = self
-            .control
-            .send(Command::Swap(replacement), self.command_wait())
-            .await
-            .map_err(|e| match e {
-                ControlError::Refused(why) => ReloadError::Refused(why),
-                other => ReloadError::Unavailable(other),
-            })?;
         let pause_ms = match applied {
             Applied::Swapped { pause } => pause.as_secs_f64() * 1e3,
             Applied::Done => 0.0,
@@ -192,5 +186,26 @@ impl ConnectorHandle {
             compile_ms,
             pause_ms,
         })
+    }
+
+    /// Link `loaded` for the running role and have the runtime swap it in at the next batch
+    /// boundary.
+    async fn swap_in<R: RoleExports>(
+        &self,
+        control: &ControlTx<R>,
+        loaded: &LoadedComponent,
+    ) -> Result<Applied, ReloadError> {
+        let factory = self
+            .host
+            .factory::<R>(&self.config, loaded, &self.settings)
+            .map_err(|e| ReloadError::Incompatible(format!("{e:#}")))?;
+        // Straight to the runtime: `reload` logs its own outcome.
+        control
+            .send(Command::Swap(factory), self.command_wait())
+            .await
+            .map_err(|e| match e {
+                ControlError::Refused(why) => ReloadError::Refused(why),
+                other => ReloadError::Unavailable(other),
+            })
     }
 }

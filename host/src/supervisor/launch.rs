@@ -1,18 +1,20 @@
 //! Start one connector: load and check its component, build its runtime, run it in a task.
 
-use super::handle::ConnectorHandle;
+use super::handle::{ConnectorHandle, Steering};
+use crate::component::instance::RoleExports;
 use crate::component::sink_instance::Sink;
 use crate::component::source_instance::Source;
 use crate::component::{SinkInstance, SourceInstance};
-use crate::config::ConnectorConfig;
+use crate::config::{ConnectorConfig, Pipeline};
 use crate::host::{Host, component_path};
+use crate::observe::ConnectorMetrics;
 use crate::runtime::control;
+use crate::runtime::control::ControlRx;
 use crate::runtime::lifecycle::{Exit, Hosting};
 use crate::runtime::shutdown::Shutdown;
 use crate::runtime::sink::SinkRuntime;
 use crate::runtime::source::SourceRuntime;
 use crate::runtime::status::Status;
-use anyhow::bail;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
@@ -46,36 +48,50 @@ pub fn launch(
     let settings = host.instance_settings(&config)?;
     let status = Status::new(loaded.info());
     let metrics = host.metrics.connector(&config.connector.name);
-    let (tx, rx) = control::channel();
-    let hosting = Hosting {
-        control: rx,
+    let hosted = Hosted {
         status: status.clone(),
         metrics: metrics.clone(),
         standalone: launch.standalone,
     };
-    let task = match (&config.sink, &config.source) {
-        (Some(sink), _) => {
+    let (task, steering) = match &config.pipeline {
+        Pipeline::Sink(sink) => {
             let factory = host.factory::<Sink>(&config, &loaded, &settings)?;
-            let runtime =
-                SinkRuntime::new(&config, sink.clone(), SinkInstance::new(factory), hosting);
-            tokio::spawn(runtime.run(shutdown))
+            let (tx, rx) = control::channel();
+            let instance = SinkInstance::new(factory);
+            let runtime = SinkRuntime::new(&config, sink.clone(), instance, hosted.with(rx));
+            (tokio::spawn(runtime.run(shutdown)), Steering::Sink(tx))
         }
-        (None, Some(source)) => {
+        Pipeline::Source(source) => {
             let factory = host.factory::<Source>(&config, &loaded, &settings)?;
+            let (tx, rx) = control::channel();
             let runtime = SourceRuntime::new(
                 &config,
                 source.clone(),
                 SourceInstance::new(factory),
                 settings.capabilities.topics.clone(),
-                hosting,
+                hosted.with(rx),
             );
-            tokio::spawn(runtime.run(shutdown))
+            (tokio::spawn(runtime.run(shutdown)), Steering::Source(tx))
         }
-        (None, None) => bail!(
-            "{}: configure a [sink] or a [source] section",
-            config.path.display()
-        ),
     };
-    let handle = ConnectorHandle::new(config, settings, host.clone(), tx, status, metrics);
+    let handle = ConnectorHandle::new(config, settings, host.clone(), steering, status, metrics);
     Ok((Arc::new(handle), task))
+}
+
+/// What a runtime reports to, for either role; [`Hosted::with`] adds its command channel.
+struct Hosted {
+    status: Status,
+    metrics: ConnectorMetrics,
+    standalone: bool,
+}
+
+impl Hosted {
+    fn with<R: RoleExports>(self, control: ControlRx<R>) -> Hosting<R> {
+        Hosting {
+            control,
+            status: self.status,
+            metrics: self.metrics,
+            standalone: self.standalone,
+        }
+    }
 }

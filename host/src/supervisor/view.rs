@@ -28,7 +28,7 @@ pub fn describe(handle: &ConnectorHandle, families: &[MetricFamily]) -> Connecto
     let s = handle.status.snapshot();
     ConnectorView {
         name: handle.name.clone(),
-        world: s.component.world.role(),
+        world: s.component.role.name(),
         state: s.state,
         ready: s.ready,
         component: ComponentView {

@@ -11,10 +11,11 @@ use super::lifecycle::{self, Lifecycle, Steer, Stop};
 use super::shutdown::Shutdown;
 use crate::backoff::Backoff;
 use crate::component::SinkInstance;
-use crate::component::sink_instance::Sink;
+use crate::component::sink_instance::{Sink, SinkFactory};
 use crate::config::{ConnectorConfig, SinkSection};
 use crate::danube::Timeouts;
 use crate::runtime::control::Control;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use super::lifecycle::{Exit, Hosting};
@@ -30,22 +31,29 @@ pub struct SinkRuntime {
     retry: Backoff,
     reconnect: Backoff,
     instance: SinkInstance,
-    life: Lifecycle,
+    life: Lifecycle<Sink>,
 }
 
 impl Steer for SinkRuntime {
     type Role = Sink;
 
-    fn life(&mut self) -> &mut Lifecycle {
+    fn life(&mut self) -> &mut Lifecycle<Sink> {
         &mut self.life
     }
 
-    fn parts(&mut self) -> (&mut Lifecycle, &mut SinkInstance) {
+    fn parts(&mut self) -> (&mut Lifecycle<Sink>, &mut SinkInstance) {
         (&mut self.life, &mut self.instance)
     }
 
-    fn apply(&mut self, control: Control) -> impl Future<Output = bool> + Send {
-        self.apply_command(control)
+    fn apply(&mut self, control: Control<Sink>) -> impl Future<Output = bool> + Send {
+        lifecycle::apply_command(self, control)
+    }
+
+    fn swap(
+        &mut self,
+        factory: Arc<SinkFactory>,
+    ) -> impl Future<Output = Result<Duration, String>> + Send {
+        self.swap_in(factory)
     }
 
     fn work<'a>(
@@ -61,7 +69,7 @@ impl SinkRuntime {
         config: &ConnectorConfig,
         sink: SinkSection,
         instance: SinkInstance,
-        hosting: Hosting,
+        hosting: Hosting<Sink>,
     ) -> Self {
         let r = &config.runtime;
         let d = &config.danube;

@@ -3,6 +3,7 @@
 
 use super::SinkRuntime;
 use crate::component::GuestFailure;
+use crate::component::sink_instance::Sink;
 use crate::danube::dead_letter::DeadLetter;
 use crate::danube::{
     ConsumerEvent, ConsumerSet, DanubeError, DeadLetterRouter, connection, message,
@@ -29,7 +30,7 @@ pub(super) struct Connection {
 #[allow(clippy::large_enum_variant)]
 enum Next {
     First(Option<ConsumerEvent>),
-    Command(Control),
+    Command(Control<Sink>),
     Shutdown,
 }
 
@@ -132,7 +133,7 @@ impl SinkRuntime {
             let first = match next {
                 Next::Shutdown => return Stop::Shutdown,
                 Next::Command(c) => {
-                    self.apply_command(c).await;
+                    lifecycle::apply_command(self, c).await;
                     continue;
                 }
                 Next::First(None) => {

@@ -15,7 +15,7 @@ use super::shutdown::Shutdown;
 use crate::backoff::Backoff;
 use crate::capabilities::topics::TopicPartitions;
 use crate::component::SourceInstance;
-use crate::component::source_instance::Source;
+use crate::component::source_instance::{Source, SourceFactory};
 use crate::config::{ConnectorConfig, DispatchStrategy, SourceSection};
 use crate::danube::Timeouts;
 use crate::danube::lane::LaneSettings;
@@ -43,23 +43,30 @@ pub struct SourceRuntime {
     inflight: InFlight,
     /// A restart or swap asked for while records were in flight: applied once they are
     /// committed, since their positions belong to the running instance.
-    deferred: Option<Control>,
-    life: Lifecycle,
+    deferred: Option<Control<Source>>,
+    life: Lifecycle<Source>,
 }
 
 impl Steer for SourceRuntime {
     type Role = Source;
 
-    fn life(&mut self) -> &mut Lifecycle {
+    fn life(&mut self) -> &mut Lifecycle<Source> {
         &mut self.life
     }
 
-    fn parts(&mut self) -> (&mut Lifecycle, &mut SourceInstance) {
+    fn parts(&mut self) -> (&mut Lifecycle<Source>, &mut SourceInstance) {
         (&mut self.life, &mut self.instance)
     }
 
-    fn apply(&mut self, control: Control) -> impl Future<Output = bool> + Send {
+    fn apply(&mut self, control: Control<Source>) -> impl Future<Output = bool> + Send {
         self.apply_command(control)
+    }
+
+    fn swap(
+        &mut self,
+        factory: Arc<SourceFactory>,
+    ) -> impl Future<Output = Result<Duration, String>> + Send {
+        self.swap_in(factory)
     }
 
     fn work<'a>(
@@ -76,7 +83,7 @@ impl SourceRuntime {
         source: SourceSection,
         instance: SourceInstance,
         partitions: TopicPartitions,
-        hosting: Hosting,
+        hosting: Hosting<Source>,
     ) -> Self {
         let r = &config.runtime;
         let d = &config.danube;

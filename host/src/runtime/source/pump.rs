@@ -4,6 +4,7 @@
 use super::SourceRuntime;
 use super::route::Router;
 use crate::component::GuestFailure;
+use crate::component::source_instance::Source;
 use crate::danube::lane::{LaneEvent, Outgoing};
 use crate::danube::{Publisher, PublisherSettings, connection};
 use crate::runtime::control::Control;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 /// What ended a wait while records are in flight.
 enum Woken {
     Event(LaneEvent),
-    Command(Control),
+    Command(Control<Source>),
     Shutdown,
 }
 

@@ -4,16 +4,20 @@
 
 use super::SourceRuntime;
 use crate::component::SourceInstance;
-use crate::component::source_instance::SourceFactory;
-use crate::runtime::control::{Applied, Command, Control, Replacement};
+use crate::component::source_instance::{Source, SourceFactory};
+use crate::runtime::control::{Action, Command, Control};
 use crate::runtime::lifecycle;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 impl SourceRuntime {
-    /// Apply one command and answer it. Returns whether the instance was replaced.
-    pub(super) async fn apply_command(&mut self, control: Control) -> bool {
-        let replaces = matches!(control.command, Command::Restart | Command::Swap(_));
+    /// Apply one command and answer it; a restart or swap waits for the records in flight.
+    /// Returns whether the instance was replaced.
+    pub(super) async fn apply_command(&mut self, control: Control<Source>) -> bool {
+        let replaces = matches!(
+            control.command,
+            Command::Act(Action::Restart) | Command::Swap(_)
+        );
         if replaces && !self.inflight.is_empty() {
             if self.deferred.is_some() {
                 let _ = control
@@ -24,45 +28,16 @@ impl SourceRuntime {
             }
             return false;
         }
-        let Control { command, reply } = control;
-        let (result, replaced) = match command {
-            Command::Pause => {
-                self.life.paused = true;
-                self.life.publish_state();
-                tracing::info!(connector = self.life.name, "paused");
-                (Ok(Applied::Done), false)
-            }
-            Command::Resume => {
-                self.life.paused = false;
-                self.life.publish_state();
-                tracing::info!(connector = self.life.name, "resumed");
-                (Ok(Applied::Done), false)
-            }
-            Command::Restart => {
-                tracing::info!(connector = self.life.name, "restart requested");
-                let r = lifecycle::restart_instance(self).await;
-                let ok = r.is_ok();
-                (r.map(|()| Applied::Done), ok)
-            }
-            Command::Swap(Replacement::Source(factory)) => {
-                let r = self.swap(factory).await;
-                let ok = r.is_ok();
-                (r.map(|pause| Applied::Swapped { pause }), ok)
-            }
-            Command::Swap(Replacement::Sink(_)) => (
-                Err("a sink component cannot replace a source".to_string()),
-                false,
-            ),
-        };
-        // The supervisor logs refusals, with what triggered the command.
-        let _ = reply.send(result);
-        replaced
+        lifecycle::apply_command(self, control).await
     }
 
     /// The running instance holds the upstream session (an MQTT client id, a replication
     /// slot), which two instances cannot share: it closes first, then the new one opens. If
     /// that fails, a fresh instance of the previous component takes over again.
-    async fn swap(&mut self, factory: Arc<SourceFactory>) -> Result<Duration, String> {
+    pub(super) async fn swap_in(
+        &mut self,
+        factory: Arc<SourceFactory>,
+    ) -> Result<Duration, String> {
         let started = Instant::now();
         self.life.close(&mut self.instance).await;
         let mut next = SourceInstance::new(factory);
