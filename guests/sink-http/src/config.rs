@@ -15,8 +15,8 @@ use danube_connect_sdk::http::{
 };
 use serde::Deserialize;
 
-use crate::signing::Signer;
-use crate::template::UrlTemplate;
+use crate::sign::Signer;
+use crate::url_template::UrlTemplate;
 
 /// The `[config]` table as written by the operator.
 #[derive(Debug, Clone, Deserialize)]

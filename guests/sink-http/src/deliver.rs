@@ -7,8 +7,8 @@ use danube_connect_sdk::{BatchError, Error, Message, Retry, log, metrics};
 
 use crate::classify::{classify_error, classify_response};
 use crate::config::Settings;
-use crate::encoder::{Encoded, Outgoing, encode};
-use crate::signing::unix_now;
+use crate::encode::{Encoded, Outgoing, encode};
+use crate::sign::unix_now;
 
 /// Response bytes read; enough to quote in an error, small enough not to matter.
 const RESPONSE_LIMIT: usize = 64 * 1024;

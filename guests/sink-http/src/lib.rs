@@ -5,9 +5,9 @@
 mod classify;
 mod config;
 mod deliver;
-mod encoder;
-mod signing;
-mod template;
+mod encode;
+mod sign;
+mod url_template;
 
 use danube_connect_sdk::{BatchError, Config, Error, Message, Sink, export_sink};
 
