@@ -2,7 +2,7 @@
 //! `README.md`; errors name the key.
 
 use crate::key::KeyRule;
-use crate::mapping::{Filter, Template};
+use crate::route::{Filter, Template};
 use danube_connect_sdk::Error;
 use danube_connect_sdk::mqtt::{ConnectOptions, Protocol, Qos};
 use serde::Deserialize;

@@ -4,9 +4,9 @@
 //! persisted it. See `README.md` for every option.
 
 mod config;
+mod convert;
 mod key;
-mod mapping;
-mod record;
+mod route;
 
 use config::{RawConfig, Settings};
 use danube_connect_sdk::mqtt::{Client, Subscription};
@@ -63,7 +63,7 @@ impl Source for MqttSource {
         let deliveries = self.client.receive(max_records, timeout_ms)?;
         let mut records = Vec::with_capacity(deliveries.len());
         for d in deliveries {
-            let (record, mapping) = record::to_record(d, &self.settings.mappings);
+            let (record, mapping) = convert::to_record(d, &self.settings.mappings);
             if let (Some(topic), Some(m)) = (&record.topic, mapping)
                 && !self.declared.contains(topic)
             {
@@ -77,7 +77,7 @@ impl Source for MqttSource {
 
     fn commit(&mut self, positions: Vec<Position>) -> Result<(), Error> {
         let mut ids = Vec::with_capacity(positions.len());
-        for p in positions.iter().filter(|p| p.stream_id == record::STREAM) {
+        for p in positions.iter().filter(|p| p.stream_id == convert::STREAM) {
             match p.value.parse::<u64>() {
                 Ok(id) => ids.push(id),
                 Err(_) => log::warn(&format!("ignoring position \"{}\": not an ack id", p.value)),
