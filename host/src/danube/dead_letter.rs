@@ -9,7 +9,7 @@ use std::collections::HashMap;
 /// Why a message was dead-lettered, carried as `dlq.*` attributes.
 #[derive(Debug, Clone)]
 pub struct DeadLetter {
-    /// `invalid_data`, `retries_exhausted`, `guest_trap` …
+    /// One of [`attr::error_type`].
     pub kind: &'static str,
     pub reason: String,
     pub attempts: u32,
@@ -106,6 +106,11 @@ impl DeadLetterRouter {
     }
 }
 
+// The `dlq.*` attribute names: the very file guests read through the SDK
+// (`danube_connect_sdk::dlq`), so host and connectors cannot disagree on a name.
+#[path = "../../../sdk-guest/src/dlq.rs"]
+pub mod attr;
+
 /// Original attributes plus `dlq.*` ones saying what went wrong and where it came from.
 pub fn attributes(
     connector: &str,
@@ -113,17 +118,17 @@ pub fn attributes(
     letter: &DeadLetter,
 ) -> HashMap<String, String> {
     let mut a = m.attributes.clone();
-    a.insert("dlq.error".into(), letter.reason.clone());
-    a.insert("dlq.error_type".into(), letter.kind.into());
-    a.insert("dlq.connector".into(), connector.into());
-    a.insert("dlq.source_topic".into(), m.msg_id.topic_name.clone());
-    a.insert("dlq.offset".into(), m.msg_id.topic_offset.to_string());
-    a.insert("dlq.attempts".into(), letter.attempts.to_string());
+    a.insert(attr::ERROR.into(), letter.reason.clone());
+    a.insert(attr::ERROR_TYPE.into(), letter.kind.into());
+    a.insert(attr::CONNECTOR.into(), connector.into());
+    a.insert(attr::SOURCE_TOPIC.into(), m.msg_id.topic_name.clone());
+    a.insert(attr::OFFSET.into(), m.msg_id.topic_offset.to_string());
+    a.insert(attr::ATTEMPTS.into(), letter.attempts.to_string());
     a.insert(
-        "dlq.publish_time_us".into(),
+        attr::PUBLISH_TIME_US.into(),
         m.publish_time.saturating_mul(1_000).to_string(),
     );
-    a.insert("dlq.producer".into(), m.producer_name.clone());
+    a.insert(attr::PRODUCER.into(), m.producer_name.clone());
     a
 }
 

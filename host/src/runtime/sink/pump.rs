@@ -5,6 +5,7 @@ use super::SinkRuntime;
 use crate::component::GuestFailure;
 use crate::component::sink_instance::Sink;
 use crate::danube::dead_letter::DeadLetter;
+use crate::danube::dead_letter::attr::error_type;
 use crate::danube::{
     ConsumerEvent, ConsumerSet, DanubeError, DeadLetterRouter, connection, message,
 };
@@ -241,9 +242,9 @@ impl SinkRuntime {
                         group.len()
                     );
                     if let AfterTrap::GiveUp { index, traps } = plan.trapped(group) {
-                        self.life.metrics.failed("guest_trap", 1);
+                        self.life.metrics.failed(error_type::GUEST_TRAP, 1);
                         let letter = DeadLetter {
-                            kind: "guest_trap",
+                            kind: error_type::GUEST_TRAP,
                             reason: format!(
                                 "connector trapped ({}) {traps} times on this message: {message}",
                                 kind.label()
@@ -297,16 +298,16 @@ impl SinkRuntime {
                             continue;
                         }
                         AfterRetryable::GiveUp { attempts } => DeadLetter {
-                            kind: "retries_exhausted",
+                            kind: error_type::RETRIES_EXHAUSTED,
                             reason: format!("gave up after {attempts} attempts: {reason}"),
                             attempts,
                         },
                     }
                 }
                 Disposition::DeadLetter { reason } => {
-                    self.life.metrics.failed("invalid_data", 1);
+                    self.life.metrics.failed(error_type::INVALID_DATA, 1);
                     DeadLetter {
-                        kind: "invalid_data",
+                        kind: error_type::INVALID_DATA,
                         reason,
                         attempts: plan.attempts(i),
                     }

@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use super::lifecycle::{Exit, Hosting};
-pub use route::DEAD_LETTER_MARK;
 
 pub struct SourceRuntime {
     url: String,

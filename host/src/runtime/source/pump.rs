@@ -5,6 +5,7 @@ use super::SourceRuntime;
 use super::route::Router;
 use crate::component::GuestFailure;
 use crate::component::source_instance::Source;
+use crate::danube::dead_letter::attr::{self, error_type};
 use crate::danube::lane::{LaneEvent, Outgoing};
 use crate::danube::{Publisher, PublisherSettings, connection};
 use crate::runtime::control::Control;
@@ -261,7 +262,7 @@ impl SourceRuntime {
             let routed = router.route(&mut record);
             self.life.metrics.received(&routed.topic, 1);
             if routed.dead_letter {
-                self.life.metrics.failed("invalid_data", 1);
+                self.life.metrics.failed(error_type::INVALID_DATA, 1);
                 self.life.metrics.dead_lettered(&routed.topic);
                 tracing::warn!(
                     connector = self.life.name,
@@ -269,7 +270,7 @@ impl SourceRuntime {
                     "dead-lettered (invalid_data): {}",
                     routed
                         .attributes
-                        .get("dlq.error")
+                        .get(attr::ERROR)
                         .map_or("", String::as_str)
                 );
             }

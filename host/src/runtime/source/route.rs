@@ -2,12 +2,9 @@
 //! dead-letter topic when the connector marked it bad or named a topic Danube cannot have.
 
 use crate::config::validate::check_topic;
-use crate::danube::dead_letter::dead_letter_topic;
+use crate::danube::dead_letter::{attr, dead_letter_topic};
 use crate::wit::Record;
 use std::collections::HashMap;
-
-/// The attribute a connector sets on a record it found bad (see `wit/types.wit`).
-pub const DEAD_LETTER_MARK: &str = "dlq.error";
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Routed {
@@ -30,7 +27,7 @@ impl Router<'_> {
         let intended = record.topic.as_deref().unwrap_or(self.default_topic);
         let mut attributes: HashMap<String, String> =
             std::mem::take(&mut record.attributes).into_iter().collect();
-        let reason = match (attributes.remove(DEAD_LETTER_MARK), check_topic(intended)) {
+        let reason = match (attributes.remove(attr::ERROR), check_topic(intended)) {
             (Some(reason), _) => Some(reason),
             (None, Err(why)) => Some(format!("the connector named an invalid topic: {why}")),
             (None, Ok(())) => None,
@@ -50,11 +47,14 @@ impl Router<'_> {
         } else {
             self.default_topic
         };
-        attributes.insert("dlq.error".into(), reason);
-        attributes.insert("dlq.error_type".into(), "invalid_data".into());
-        attributes.insert("dlq.connector".into(), self.connector.into());
-        attributes.insert("dlq.destination_topic".into(), intended.into());
-        attributes.insert("dlq.attempts".into(), "1".into());
+        attributes.insert(attr::ERROR.into(), reason);
+        attributes.insert(
+            attr::ERROR_TYPE.into(),
+            attr::error_type::INVALID_DATA.into(),
+        );
+        attributes.insert(attr::CONNECTOR.into(), self.connector.into());
+        attributes.insert(attr::DESTINATION_TOPIC.into(), intended.into());
+        attributes.insert(attr::ATTEMPTS.into(), "1".into());
         Routed {
             topic: dead_letter_topic(self.dead_letter_topic, base),
             key,
