@@ -123,6 +123,23 @@ mod tests {
     }
 
     #[test]
+    fn a_sink_buffer_is_read_and_its_bound_checked() {
+        let text = format!("{MINIMAL}\n[sink.buffer]\nkind = \"disk\"\n");
+        let c = load_str(&text, Path::new("c.toml"), &no_env).expect("valid");
+        let Pipeline::Sink(sink) = c.pipeline else {
+            panic!("a sink");
+        };
+        let buffer = sink.buffer.expect("a buffer");
+        assert_eq!((buffer.path, buffer.max_bytes), (None, 1 << 30));
+        let text = format!("{MINIMAL}\n[sink.buffer]\nkind = \"disk\"\nmax_bytes = 1000\n");
+        let e = load_str(&text, Path::new("c.toml"), &no_env).expect_err("too small");
+        assert!(e.to_string().contains("sink.buffer.max_bytes"), "{e}");
+        let text = format!("{MINIMAL}\n[sink.buffer]\nkind = \"memory\"\n");
+        let e = load_str(&text, Path::new("c.toml"), &no_env).expect_err("unknown kind");
+        assert!(e.to_string().contains("sink.buffer.kind"), "{e}");
+    }
+
+    #[test]
     fn minimal_sink_gets_defaults() {
         let c = load_str(MINIMAL, Path::new("c.toml"), &no_env).expect("valid");
         assert_eq!(c.runtime.batch_size, 500);

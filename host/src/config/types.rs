@@ -157,10 +157,37 @@ pub struct SinkSection {
     pub subscription_type: SubscriptionType,
     /// Consumer name; defaults to the connector name.
     pub consumer_name: Option<String>,
+    /// A durable local buffer between Danube and the connector (off by default).
+    pub buffer: Option<BufferSection>,
 }
 
 fn default_subscription_type() -> SubscriptionType {
     SubscriptionType::Exclusive
+}
+
+/// `[sink] buffer = { kind = "disk", path = "…", max_bytes = … }`: messages are taken from
+/// Danube at the broker's pace, acknowledged once durable in a local file, and delivered from
+/// there, so the subscription never falls behind while the buffer has room.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BufferSection {
+    pub kind: BufferKind,
+    /// The buffer file; defaults to `<config dir>/<connector name>.buffer.redb`.
+    pub path: Option<PathBuf>,
+    /// Most bytes of messages held; when full the host stops taking from Danube.
+    #[serde(default = "default_buffer_bytes")]
+    pub max_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BufferKind {
+    /// A redb file, written in fsync'd groups.
+    Disk,
+}
+
+fn default_buffer_bytes() -> u64 {
+    1 << 30
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

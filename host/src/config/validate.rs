@@ -2,6 +2,9 @@
 
 use super::{ConfigError, ConnectorConfig, Pipeline};
 
+/// Below this a single large message could never fit.
+const MIN_BUFFER_BYTES: u64 = 64 << 10;
+
 pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
     let err = |key: &str, message: String| ConfigError::Key {
         path: c.path.clone(),
@@ -31,6 +34,14 @@ pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
         }
         if sink.subscription.trim().is_empty() {
             return Err(err("sink.subscription", "must not be empty".into()));
+        }
+        if let Some(buffer) = &sink.buffer
+            && buffer.max_bytes < MIN_BUFFER_BYTES
+        {
+            return Err(err(
+                "sink.buffer.max_bytes",
+                format!("must be at least {MIN_BUFFER_BYTES} (64 KiB)"),
+            ));
         }
     }
     if let Pipeline::Source(source) = &c.pipeline {

@@ -23,6 +23,8 @@ pub enum ConsumerEvent {
     Message(usize, StreamMessage),
     /// A consumer's stream ended or an ack failed: the connection must be rebuilt.
     Closed(String),
+    /// What feeds the sink cannot go on (its local buffer failed): the connector stops.
+    Failed(String),
 }
 
 /// Called for every message the broker accepted an ack for.

@@ -24,6 +24,10 @@ pub struct HostMetrics {
     restarts: IntCounterVec,
     memory: IntGaugeVec,
     reconnects: IntCounterVec,
+    buffer_bytes: IntGaugeVec,
+    buffer_messages: IntGaugeVec,
+    buffer_oldest_age: IntGaugeVec,
+    buffer_full: IntGaugeVec,
 }
 
 fn counter(
@@ -158,6 +162,26 @@ impl HostMetrics {
                 "Connections to Danube rebuilt after a failure.",
                 &["connector"],
             )?,
+            buffer_bytes: gauge(
+                &r,
+                "danube_connector_buffer_bytes",
+                "Bytes of messages held in the sink's local buffer.",
+            )?,
+            buffer_messages: gauge(
+                &r,
+                "danube_connector_buffer_messages",
+                "Messages held in the sink's local buffer.",
+            )?,
+            buffer_oldest_age: gauge(
+                &r,
+                "danube_connector_buffer_oldest_age_seconds",
+                "Age of the oldest message in the sink's local buffer, by its publish time.",
+            )?,
+            buffer_full: gauge(
+                &r,
+                "danube_connector_buffer_full",
+                "1 while the sink's local buffer is full and the host takes nothing from Danube.",
+            )?,
             registry: r,
         })
     }
@@ -175,6 +199,12 @@ impl HostMetrics {
             restarts: self.restarts.with_label_values(&[name]),
             memory: self.memory.with_label_values(&[name]),
             reconnects: self.reconnects.with_label_values(&[name]),
+            buffer: BufferMetrics {
+                bytes: self.buffer_bytes.with_label_values(&[name]),
+                messages: self.buffer_messages.with_label_values(&[name]),
+                oldest_age_seconds: self.buffer_oldest_age.with_label_values(&[name]),
+                full: self.buffer_full.with_label_values(&[name]),
+            },
         }
     }
 }
@@ -192,6 +222,16 @@ pub struct ConnectorMetrics {
     pub restarts: IntCounter,
     pub memory: IntGauge,
     pub reconnects: IntCounter,
+    pub buffer: BufferMetrics,
+}
+
+/// The gauges of a sink's local buffer (`[sink] buffer`).
+#[derive(Clone)]
+pub struct BufferMetrics {
+    pub bytes: IntGauge,
+    pub messages: IntGauge,
+    pub oldest_age_seconds: IntGauge,
+    pub full: IntGauge,
 }
 
 impl ConnectorMetrics {

@@ -58,7 +58,7 @@ pub fn launch(
             let factory = host.factory::<Sink>(&config, &loaded, &settings)?;
             let (tx, rx) = control::channel();
             let instance = SinkInstance::new(factory);
-            let runtime = SinkRuntime::new(&config, sink.clone(), instance, hosted.with(rx));
+            let runtime = SinkRuntime::new(&config, sink.clone(), instance, hosted.with(rx))?;
             (tokio::spawn(runtime.run(shutdown)), Steering::Sink(tx))
         }
         Pipeline::Source(source) => {

@@ -3,8 +3,12 @@
 //! boundaries. Nothing is acknowledged before the connector reported it delivered or it
 //! reached the dead-letter topic.
 
+mod buffer;
+mod inbound;
 mod pump;
 mod steer;
+
+pub use buffer::BufferError;
 
 use super::batcher::BatchPolicy;
 use super::lifecycle::{self, Lifecycle, Steer, Stop};
@@ -15,6 +19,8 @@ use crate::component::sink_instance::{Sink, SinkFactory};
 use crate::config::{ConnectorConfig, SinkSection};
 use crate::danube::Timeouts;
 use crate::runtime::control::Control;
+use buffer::DiskBuffer;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +30,8 @@ pub struct SinkRuntime {
     url: String,
     sink: SinkSection,
     dead_letter_topic: Option<String>,
+    /// The durable local buffer, when `[sink] buffer` asks for one.
+    buffer: Option<Arc<DiskBuffer>>,
     timeouts: Timeouts,
     policy: BatchPolicy,
     max_retries: u32,
@@ -70,12 +78,21 @@ impl SinkRuntime {
         sink: SinkSection,
         instance: SinkInstance,
         hosting: Hosting<Sink>,
-    ) -> Self {
+    ) -> Result<Self, BufferError> {
         let r = &config.runtime;
         let d = &config.danube;
-        Self {
+        let buffer = match &sink.buffer {
+            Some(b) => {
+                let default = format!("{}.buffer.redb", config.connector.name);
+                let path = config.resolve(b.path.as_deref().unwrap_or(Path::new(&default)));
+                Some(Arc::new(DiskBuffer::open(&path, b.max_bytes)?))
+            }
+            None => None,
+        };
+        Ok(Self {
             url: d.service_url.clone(),
             sink,
+            buffer,
             dead_letter_topic: r.dead_letter_topic.clone(),
             timeouts: Timeouts {
                 call: Duration::from_millis(d.call_timeout_ms),
@@ -97,7 +114,7 @@ impl SinkRuntime {
             },
             instance,
             life: Lifecycle::new(config, hosting),
-        }
+        })
     }
 
     pub async fn run(self, shutdown: Shutdown) -> Exit {

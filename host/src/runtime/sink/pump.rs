@@ -2,6 +2,8 @@
 //! message (ack, retry or dead-letter).
 
 use super::SinkRuntime;
+use super::buffer::BufferedInbound;
+use super::inbound::Inbound;
 use crate::component::GuestFailure;
 use crate::component::sink_instance::Sink;
 use crate::danube::dead_letter::DeadLetter;
@@ -23,7 +25,7 @@ use std::borrow::Cow;
 
 pub(super) struct Connection {
     client: DanubeClient,
-    consumers: ConsumerSet,
+    inbound: Inbound,
     dead_letters: DeadLetterRouter,
 }
 
@@ -63,7 +65,7 @@ impl SinkRuntime {
             tracing::info!(connector = self.life.name, topics = ?self.sink.topics, subscription = self.sink.subscription, "consuming");
             let stop = self.pump(&mut conn, shutdown).await;
             self.life.status.set_connected(false);
-            conn.consumers.close().await;
+            conn.inbound.close().await;
             self.life.metrics.inflight.set(0);
             match stop {
                 Stop::Reconnect(e) => {
@@ -86,9 +88,14 @@ impl SinkRuntime {
             .clone()
             .unwrap_or_else(|| self.life.name.clone());
         let metrics = self.life.metrics.clone();
+        let buffered = self.buffer.is_some();
+        // Through the buffer, an ack to Danube means durable, not delivered: the buffer
+        // counts deliveries instead.
         let on_acked = Box::new(move |m: &StreamMessage| {
-            metrics.processed(&m.msg_id.topic_name, 1);
-            metrics.inflight.dec();
+            if !buffered {
+                metrics.processed(&m.msg_id.topic_name, 1);
+                metrics.inflight.dec();
+            }
         });
         let consumers = ConsumerSet::subscribe(
             &client,
@@ -99,6 +106,17 @@ impl SinkRuntime {
             on_acked,
         )
         .await?;
+        let metrics = self.life.metrics.clone();
+        let inbound = match &self.buffer {
+            Some(buffer) => Inbound::Buffered(BufferedInbound::start(
+                consumers,
+                buffer.clone(),
+                metrics,
+                &self.life.name,
+                self.policy.max_size * 2,
+            )),
+            None => Inbound::Direct { consumers, metrics },
+        };
         let dead_letters = DeadLetterRouter::new(
             &self.life.name,
             self.dead_letter_topic.clone(),
@@ -106,7 +124,7 @@ impl SinkRuntime {
         );
         Ok(Connection {
             client,
-            consumers,
+            inbound,
             dead_letters,
         })
     }
@@ -129,7 +147,7 @@ impl SinkRuntime {
                 biased;
                 _ = shutdown.wait() => Next::Shutdown,
                 c = self.life.control.recv() => Next::Command(c),
-                e = conn.consumers.events().recv() => Next::First(e),
+                e = conn.inbound.events().recv() => Next::First(e),
             };
             let first = match next {
                 Next::Shutdown => return Stop::Shutdown,
@@ -142,40 +160,47 @@ impl SinkRuntime {
                 }
                 Next::First(Some(first)) => first,
             };
-            let is_end = |e: &ConsumerEvent| matches!(e, ConsumerEvent::Closed(_));
+            let is_end = |e: &ConsumerEvent| !matches!(e, ConsumerEvent::Message(..));
             let (events, closed) =
-                match batcher::gather_from(first, conn.consumers.events(), self.policy, is_end)
-                    .await
+                match batcher::gather_from(first, conn.inbound.events(), self.policy, is_end).await
                 {
                     Gathered::Batch(b) => (b, false),
                     Gathered::Closed(b) => (b, true),
                 };
             if closed {
-                // Messages gathered with the close are dropped un-acked: the broker redelivers them.
-                let why = events.iter().find_map(|e| match e {
-                    ConsumerEvent::Closed(why) => Some(why.clone()),
-                    ConsumerEvent::Message(..) => None,
-                });
-                return Stop::Reconnect(DanubeError::Closed(
-                    why.unwrap_or_else(|| "message streams ended".into()),
-                ));
+                // Messages gathered with the end are dropped unsettled: the broker (or the
+                // buffer) hands them out again.
+                return events
+                    .into_iter()
+                    .find_map(|e| match e {
+                        ConsumerEvent::Closed(why) => {
+                            Some(Stop::Reconnect(DanubeError::Closed(why)))
+                        }
+                        ConsumerEvent::Failed(why) => Some(Stop::Fatal(why)),
+                        ConsumerEvent::Message(..) => None,
+                    })
+                    .unwrap_or_else(|| {
+                        Stop::Reconnect(DanubeError::Closed("message streams ended".into()))
+                    });
             }
             let batch: Vec<(usize, StreamMessage)> = events
                 .into_iter()
                 .filter_map(|e| match e {
                     ConsumerEvent::Message(i, m) => Some((i, m)),
-                    ConsumerEvent::Closed(_) => None,
+                    _ => None,
                 })
                 .collect();
-            for (_, m) in &batch {
-                self.life.metrics.received(&m.msg_id.topic_name, 1);
-            }
+            conn.inbound.received(&batch);
             self.life.metrics.inflight.add(batch.len() as i64);
             let result = self.deliver(conn, &batch, shutdown).await;
             self.life
                 .metrics
                 .memory
                 .set(self.instance.memory_bytes() as i64);
+            // What was settled stays settled, even when the batch was cut short.
+            if let Err(e) = conn.inbound.finish_batch().await {
+                return Stop::Fatal(e.to_string());
+            }
             if let Err(stop) = result {
                 return stop;
             }
@@ -277,8 +302,8 @@ impl SinkRuntime {
             let i = group[pos];
             let letter = match disposition {
                 Disposition::Done => {
-                    let (consumer, m) = &batch[i];
-                    conn.consumers.ack(*consumer, m);
+                    let (handle, m) = &batch[i];
+                    conn.inbound.settle(*handle, m);
                     continue;
                 }
                 Disposition::Retry { reason, after } => {
@@ -350,7 +375,7 @@ impl SinkRuntime {
             letter.reason
         );
         self.life.metrics.dead_lettered(&topic);
-        conn.consumers.ack(entry.0, m);
+        conn.inbound.settle(entry.0, m);
         Ok(())
     }
 }

@@ -1,0 +1,209 @@
+//! The sink's durable local buffer (`[sink] buffer`): Danube is drained at its own pace while
+//! the endpoint is down, batches are no longer bounded by the broker's window, a full buffer
+//! pushes back instead of growing, kill -9 loses nothing, and a bad buffer file is named.
+
+use danube_connect_tests::harness::danube::publish_numbered;
+use danube_connect_tests::harness::http::metric_sum;
+use danube_connect_tests::harness::receiver::{Reply, numbers};
+use danube_connect_tests::harness::{
+    Danube, HostProcess, HostSpec, Pipeline, Receiver, eventually, paths, unique_topic,
+};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// A receiver that answers 503 while `down` is set.
+async fn switchable() -> (Receiver, Arc<AtomicBool>) {
+    let down = Arc::new(AtomicBool::new(true));
+    let flag = down.clone();
+    let receiver = Receiver::scripted(move |_, _| {
+        if flag.load(Ordering::SeqCst) {
+            Reply::status(503)
+        } else {
+            Reply::ok()
+        }
+    })
+    .await;
+    (receiver, down)
+}
+
+fn config(receiver: &Receiver, buffer: &str) -> String {
+    format!(
+        "[runtime]\nbatch_size = 500\nretry_backoff_ms = 50\nmax_backoff_ms = 200\nmax_retries = 1000000\n\n\
+         [sink.buffer]\nkind = \"disk\"\n{buffer}\n\n\
+         [capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n\
+         [config]\nurl = \"{}\"\nbody = \"json_array\"\n",
+        receiver.url("/hook")
+    )
+}
+
+async fn gauge(host: &HostProcess, name: &str) -> f64 {
+    metric_sum(&host.metrics().await, name, &[])
+}
+
+async fn wait_buffered(host: &HostProcess, at_least: f64) {
+    let held = eventually(Duration::from_secs(90), async || {
+        let n = gauge(host, "danube_connector_buffer_messages").await;
+        (n >= at_least).then_some(n)
+    })
+    .await;
+    assert!(
+        held.is_some(),
+        "the buffer never held {at_least} messages\n{}",
+        host.log()
+    );
+}
+
+async fn wait_all(receiver: &Receiver, n: u64, host: &HostProcess) -> Vec<u64> {
+    let all = eventually(Duration::from_secs(120), async || {
+        let got: BTreeSet<u64> = receiver.accepted_numbers().into_iter().collect();
+        (got.len() as u64 >= n).then_some(())
+    })
+    .await;
+    let numbers = receiver.accepted_numbers();
+    let distinct: BTreeSet<u64> = numbers.iter().copied().collect();
+    assert!(
+        all.is_some(),
+        "{} of {n} arrived\n{}",
+        distinct.len(),
+        host.log()
+    );
+    assert_eq!(distinct, (0..n).collect::<BTreeSet<u64>>());
+    numbers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_is_absorbed_and_batches_outgrow_the_broker_window() {
+    const N: u64 = 2_000;
+    let (receiver, down) = switchable().await;
+    let p = Pipeline::start("buffered", "sink_http", &config(&receiver, "")).await;
+    // A burst while the endpoint is down: the host keeps taking it from Danube.
+    publish_numbered(&p.producer, 0..N).await;
+    wait_buffered(&p.host, N as f64).await;
+    assert!(
+        receiver.accepted().is_empty(),
+        "nothing is delivered while the endpoint is down"
+    );
+    down.store(false, Ordering::SeqCst);
+    let delivered = wait_all(&receiver, N, &p.host).await;
+    assert_eq!(delivered.len() as u64, N, "each message once");
+    // The broker lets 10 messages be un-acknowledged; the buffer is not bound by that.
+    let largest = receiver
+        .accepted()
+        .iter()
+        .map(|r| numbers(&r.body).len())
+        .max()
+        .unwrap_or(0);
+    assert!(largest > 10, "largest request carried {largest} messages");
+    let drained = eventually(Duration::from_secs(30), async || {
+        (gauge(&p.host, "danube_connector_buffer_messages").await == 0.0).then_some(())
+    })
+    .await;
+    assert!(drained.is_some(), "delivered messages leave the buffer");
+    let metrics = p.host.metrics().await;
+    let processed = metric_sum(&metrics, "danube_connector_messages_processed_total", &[]);
+    assert_eq!(processed, N as f64, "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_with_a_full_buffer_loses_nothing() {
+    const N: u64 = 3_000;
+    let (receiver, down) = switchable().await;
+    let Pipeline {
+        danube: _danube,
+        producer,
+        mut host,
+        ..
+    } = Pipeline::start("buffer-kill9", "sink_http", &config(&receiver, "")).await;
+    let publisher = tokio::spawn(async move {
+        publish_numbered(&producer, 0..N).await;
+        producer
+    });
+    wait_buffered(&host, 1_000.0).await;
+    host.kill9().await;
+    let mut host = host.restart();
+    assert!(
+        host.wait_ready(Duration::from_secs(30)).await,
+        "{}",
+        host.log()
+    );
+    let _producer = publisher.await.expect("publisher");
+    down.store(false, Ordering::SeqCst);
+    let delivered = wait_all(&receiver, N, &host).await;
+    // Only a group taken but not yet acknowledged when the host died can come twice.
+    let duplicates = delivered.len() as u64 - N;
+    assert!(duplicates <= 1_000, "{duplicates} duplicates");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_buffer_pushes_back_and_never_grows_past_its_bound() {
+    const N: u64 = 1_000;
+    const MAX_BYTES: f64 = 65_536.0;
+    let (receiver, down) = switchable().await;
+    let p = Pipeline::start(
+        "buffer-full",
+        "sink_http",
+        &config(&receiver, "max_bytes = 65536"),
+    )
+    .await;
+    publish_numbered(&p.producer, 0..N).await;
+    let full = eventually(Duration::from_secs(60), async || {
+        (gauge(&p.host, "danube_connector_buffer_full").await == 1.0).then_some(())
+    })
+    .await;
+    assert!(full.is_some(), "the buffer never filled\n{}", p.host.log());
+    // Held for a while: it stays within its bound and takes no more.
+    let mut held = 0.0;
+    for _ in 0..10 {
+        let bytes = gauge(&p.host, "danube_connector_buffer_bytes").await;
+        assert!(bytes <= MAX_BYTES, "{bytes} bytes held");
+        held = gauge(&p.host, "danube_connector_buffer_messages").await;
+        assert!(
+            held < N as f64,
+            "all {N} messages fit: the bound is too loose"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(held > 0.0);
+    assert!(
+        p.host.log().contains("sink buffer full"),
+        "{}",
+        p.host.log()
+    );
+    down.store(false, Ordering::SeqCst);
+    let delivered = wait_all(&receiver, N, &p.host).await;
+    assert_eq!(delivered.len() as u64, N);
+    let room = eventually(Duration::from_secs(30), async || {
+        (gauge(&p.host, "danube_connector_buffer_full").await == 0.0).then_some(())
+    })
+    .await;
+    assert!(room.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buffer_file_that_is_not_one_is_named_and_nothing_starts() {
+    let danube = Danube::start().await;
+    let receiver = Receiver::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("orders.buffer.redb");
+    std::fs::write(&path, vec![0x5a; 4096]).expect("write");
+    let topic = unique_topic("buffer-bad");
+    let _producer = danube.producer(&topic).await;
+    let buffer = format!("path = \"{}\"", path.display());
+    let spec = HostSpec::sink(
+        "buffer-bad",
+        paths::component("sink_http"),
+        &topic,
+        &config(&receiver, &buffer),
+    );
+    let mut host = HostProcess::start(spec, danube.url());
+    let status = host.wait_exit(Duration::from_secs(30)).await;
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "the host must refuse to start\n{}",
+        host.log()
+    );
+    let log = host.log();
+    assert!(log.contains("orders.buffer.redb"), "{log}");
+}
