@@ -14,6 +14,7 @@ enum Kind {
 /// (variable, section, key, kind)
 const OVERRIDES: &[(&str, &str, &str, Kind)] = &[
     ("DANUBE_SERVICE_URL", "danube", "service_url", Kind::Str),
+    ("DANUBE_METRICS_URL", "danube", "metrics_url", Kind::Str),
     ("CONNECTOR_NAME", "connector", "name", Kind::Str),
     ("DANUBE_TOPIC", "sink", "topics", Kind::List),
     ("SUBSCRIPTION_NAME", "sink", "subscription", Kind::Str),

@@ -114,6 +114,10 @@ pub struct DanubeSection {
     /// First and last delay between attempts to reconnect after the broker went away.
     pub reconnect_backoff_ms: u64,
     pub reconnect_max_backoff_ms: u64,
+    /// The broker's Prometheus exporter (`danube-broker --prom-exporter`), e.g.
+    /// `http://127.0.0.1:9040/metrics`: its subscription lag lets a sink tell a stalled
+    /// subscription from an idle topic.
+    pub metrics_url: Option<String>,
 }
 
 impl Default for DanubeSection {
@@ -123,6 +127,7 @@ impl Default for DanubeSection {
             call_timeout_ms: 10_000,
             reconnect_backoff_ms: 200,
             reconnect_max_backoff_ms: 10_000,
+            metrics_url: None,
         }
     }
 }
@@ -159,6 +164,14 @@ pub struct SinkSection {
     pub consumer_name: Option<String>,
     /// A durable local buffer between Danube and the connector (off by default).
     pub buffer: Option<BufferSection>,
+    /// Nothing received for this long while the broker reports a lag for the subscription
+    /// (`danube.metrics_url`) marks the connector stalled; 0 turns the check off.
+    #[serde(default = "default_stall_after")]
+    pub stall_after_ms: u64,
+}
+
+fn default_stall_after() -> u64 {
+    30_000
 }
 
 fn default_subscription_type() -> SubscriptionType {

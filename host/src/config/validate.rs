@@ -25,6 +25,14 @@ pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
             ),
         ));
     }
+    if let Some(url) = &c.danube.metrics_url
+        && !url.starts_with("http://")
+    {
+        return Err(err(
+            "danube.metrics_url",
+            format!("expected http://host:port/metrics, got \"{url}\""),
+        ));
+    }
     if let Pipeline::Sink(sink) = &c.pipeline {
         if sink.topics.is_empty() {
             return Err(err("sink.topics", "list at least one topic".into()));

@@ -10,9 +10,11 @@
 //! acked, so the broker redelivers them.
 
 use super::connection::{DanubeError, Timeouts};
+use super::gaps::OffsetGaps;
 use crate::config::{SinkSection, SubscriptionType};
 use danube_client::{Consumer, DanubeClient, SubType};
 use danube_core::message::StreamMessage;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -29,6 +31,9 @@ pub enum ConsumerEvent {
 
 /// Called for every message the broker accepted an ack for.
 pub type OnAcked = Box<dyn Fn(&StreamMessage) + Send + Sync>;
+
+/// Called with a topic and the first and last offset the broker skipped on it.
+pub type OnSkipped = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
 
 pub struct ConsumerSet {
     events: mpsc::Receiver<ConsumerEvent>,
@@ -54,7 +59,14 @@ impl ConsumerSet {
         timeouts: Timeouts,
         buffer: usize,
         on_acked: OnAcked,
+        on_skipped: OnSkipped,
     ) -> Result<Self, DanubeError> {
+        // Only with one active consumer does every offset come here: on shared
+        // subscriptions the other consumers' messages are no gap.
+        let watch_gaps = matches!(
+            sink.subscription_type,
+            SubscriptionType::Exclusive | SubscriptionType::Failover
+        );
         let (tx, events) = mpsc::channel(buffer.max(16));
         let mut consumers = Vec::with_capacity(sink.topics.len());
         for (idx, topic) in sink.topics.iter().enumerate() {
@@ -85,8 +97,16 @@ impl ConsumerSet {
                 .await?;
             let tx = tx.clone();
             let name = topic.clone();
+            let on_skipped = on_skipped.clone();
             tokio::spawn(async move {
+                let mut gaps = OffsetGaps::default();
                 while let Some(m) = rx.recv().await {
+                    let id = &m.msg_id;
+                    if watch_gaps
+                        && let Some((from, to)) = gaps.see(&id.topic_name, id.topic_offset)
+                    {
+                        on_skipped(&id.topic_name, from, to);
+                    }
                     if tx.send(ConsumerEvent::Message(idx, m)).await.is_err() {
                         return;
                     }

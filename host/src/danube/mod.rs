@@ -4,6 +4,8 @@
 pub mod connection;
 pub mod consumers;
 pub mod dead_letter;
+pub mod gaps;
+pub mod lag;
 pub mod lane;
 pub mod message;
 pub mod publisher;

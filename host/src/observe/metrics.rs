@@ -28,6 +28,8 @@ pub struct HostMetrics {
     buffer_messages: IntGaugeVec,
     buffer_oldest_age: IntGaugeVec,
     buffer_full: IntGaugeVec,
+    stalled: IntGaugeVec,
+    skipped: IntCounterVec,
 }
 
 fn counter(
@@ -182,6 +184,17 @@ impl HostMetrics {
                 "danube_connector_buffer_full",
                 "1 while the sink's local buffer is full and the host takes nothing from Danube.",
             )?,
+            stalled: gauge(
+                &r,
+                "danube_connector_stalled",
+                "1 while the broker has messages for the subscription and dispatches none.",
+            )?,
+            skipped: counter(
+                &r,
+                "danube_connector_messages_skipped_total",
+                "Offsets the broker skipped: never dispatched to this subscription.",
+                &["connector", "topic"],
+            )?,
             registry: r,
         })
     }
@@ -199,6 +212,7 @@ impl HostMetrics {
             restarts: self.restarts.with_label_values(&[name]),
             memory: self.memory.with_label_values(&[name]),
             reconnects: self.reconnects.with_label_values(&[name]),
+            stalled: self.stalled.with_label_values(&[name]),
             buffer: BufferMetrics {
                 bytes: self.buffer_bytes.with_label_values(&[name]),
                 messages: self.buffer_messages.with_label_values(&[name]),
@@ -222,6 +236,7 @@ pub struct ConnectorMetrics {
     pub restarts: IntCounter,
     pub memory: IntGauge,
     pub reconnects: IntCounter,
+    pub stalled: IntGauge,
     pub buffer: BufferMetrics,
 }
 
@@ -238,6 +253,30 @@ impl ConnectorMetrics {
     pub fn received(&self, topic: &str, n: u64) {
         self.host
             .received
+            .with_label_values(&[&self.name, topic])
+            .inc_by(n);
+    }
+
+    /// Messages received from Danube so far, over every topic.
+    pub fn received_total(&self) -> u64 {
+        use prometheus::core::Collector;
+        self.host
+            .received
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .filter(|m| {
+                m.get_label()
+                    .iter()
+                    .any(|l| l.name() == "connector" && l.value() == self.name)
+            })
+            .map(|m| m.get_counter().value() as u64)
+            .sum()
+    }
+
+    pub fn skipped(&self, topic: &str, n: u64) {
+        self.host
+            .skipped
             .with_label_values(&[&self.name, topic])
             .inc_by(n);
     }

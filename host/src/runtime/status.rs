@@ -18,6 +18,9 @@ pub enum State {
     Reconnecting,
     /// The instance trapped; a fresh one starts after the crash-loop backoff.
     Restarting,
+    /// Running, but the broker has messages for the subscription and dispatches none of
+    /// them (see `runtime/sink/stall.rs`).
+    Stalled,
     /// A fatal error stopped the connector; restart or reload it.
     Failed,
     Stopped,
@@ -42,6 +45,8 @@ struct Inner {
 
 struct Detail {
     state: State,
+    /// Why the subscription is stalled, while it is.
+    stalled: Option<String>,
     component: ComponentInfo,
     last_error: Option<LastError>,
 }
@@ -62,6 +67,7 @@ impl Status {
                 open: AtomicBool::new(false),
                 detail: Mutex::new(Detail {
                     state: State::Starting,
+                    stalled: None,
                     component,
                     last_error: None,
                 }),
@@ -93,8 +99,18 @@ impl Status {
         self.detail().state = state;
     }
 
+    /// What the runtime is doing; `Stalled` while running on a stalled subscription.
     pub fn state(&self) -> State {
-        self.detail().state
+        let d = self.detail();
+        match (d.state, &d.stalled) {
+            (State::Running, Some(_)) => State::Stalled,
+            (state, _) => state,
+        }
+    }
+
+    /// Mark the subscription stalled (with why) or flowing again (`None`).
+    pub fn set_stalled(&self, why: Option<String>) {
+        self.detail().stalled = why;
     }
 
     pub fn set_component(&self, component: ComponentInfo) {
@@ -125,6 +141,9 @@ impl Status {
         if state == State::Failed {
             return Err("failed".into());
         }
+        if let Some(why) = &self.detail().stalled {
+            return Err(format!("stalled: {why}"));
+        }
         let mut missing = Vec::new();
         if !self.inner.connected.load(Ordering::Relaxed) {
             missing.push("not connected to Danube");
@@ -141,9 +160,10 @@ impl Status {
 
     pub fn snapshot(&self) -> Snapshot {
         let ready = self.readiness().is_ok();
+        let state = self.state();
         let d = self.detail();
         Snapshot {
-            state: d.state,
+            state,
             ready,
             component: d.component.clone(),
             last_error: d.last_error.clone(),

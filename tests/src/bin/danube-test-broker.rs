@@ -28,6 +28,7 @@ async fn main() -> ExitCode {
     let options = BrokerOptions {
         max_unacked: args.max_unacked,
         namespaces: args.namespaces,
+        lag_limit: None,
     };
     let broker = match TestBroker::start_on(SocketAddr::new(args.host, args.port), options).await {
         Ok(broker) => broker,
@@ -37,6 +38,7 @@ async fn main() -> ExitCode {
         }
     };
     println!("{}", broker.url());
+    println!("metrics: {}", broker.metrics_url());
     if let Err(err) = shutdown_signal().await {
         eprintln!("danube-test-broker: cannot wait for signals: {err}");
         broker.stop().await;

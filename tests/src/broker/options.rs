@@ -6,6 +6,26 @@ pub struct BrokerOptions {
     pub max_unacked: usize,
     /// Namespaces in which producers may create topics.
     pub namespaces: Vec<String>,
+    /// What befalls a reliable subscription that falls far behind its producers, as on a
+    /// v0.15 broker; `None`: nothing.
+    pub lag_limit: Option<LagLimit>,
+}
+
+/// A subscription more than `behind` messages behind the topic's head (stored, never
+/// dispatched to it) stalls or skips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LagLimit {
+    pub behind: u64,
+    pub then: OnLag,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnLag {
+    /// It is never dispatched to again, whatever its consumers do.
+    Stall,
+    /// Its cursor jumps over the oldest messages to half the limit behind the head; the
+    /// skipped ones are never dispatched to it.
+    Skip,
 }
 
 impl Default for BrokerOptions {
@@ -13,6 +33,7 @@ impl Default for BrokerOptions {
         Self {
             max_unacked: 10,
             namespaces: vec!["default".to_owned()],
+            lag_limit: None,
         }
     }
 }

@@ -129,7 +129,13 @@ impl BrokerState {
                 "The topic {name} clashes with an existing partitioned or non-partitioned topic"
             )));
         }
-        let topic = Arc::new(Topic::new(name, strategy, self.options.window(), &self.url));
+        let topic = Arc::new(Topic::new(
+            name,
+            strategy,
+            self.options.window(),
+            self.options.lag_limit,
+            &self.url,
+        ));
         topics.insert(name.to_owned(), Arc::clone(&topic));
         Ok(topic)
     }
@@ -208,6 +214,22 @@ impl BrokerState {
             .filter_map(|t| self.topic(t))
             .map(|t| t.messages_in())
             .sum()
+    }
+
+    /// `danube_subscription_lag_messages` for every subscription, in Prometheus' text format,
+    /// as a real broker's `--prom-exporter` serves it.
+    pub(crate) fn metrics_text(&self) -> String {
+        let topics: Vec<Arc<Topic>> = read(&self.topics).values().cloned().collect();
+        let mut text = String::from("# TYPE danube_subscription_lag_messages gauge\n");
+        for topic in topics {
+            for (subscription, lag) in topic.lags() {
+                text.push_str(&format!(
+                    "danube_subscription_lag_messages{{topic=\"{}\",subscription=\"{subscription}\"}} {lag}\n",
+                    topic.name()
+                ));
+            }
+        }
+        text
     }
 
     pub(crate) fn live_streams(&self, topic: &str, subscription: &str) -> usize {

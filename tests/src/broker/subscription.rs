@@ -3,6 +3,7 @@
 use super::channel::{Offer, StreamSender};
 use super::log::MessageLog;
 use super::message::StoredMessage;
+use super::options::{LagLimit, OnLag};
 use danube_core::proto::consumer_request::SubscriptionType;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,6 +66,9 @@ pub(crate) struct Subscription {
     delayed: BTreeSet<u64>,
     /// Round-robin position for shared delivery.
     next_turn: usize,
+    lag_limit: Option<LagLimit>,
+    /// Fell past the lag limit: never dispatched to again.
+    stalled: bool,
 }
 
 impl Subscription {
@@ -79,7 +83,24 @@ impl Subscription {
             redeliver: BTreeSet::new(),
             delayed: BTreeSet::new(),
             next_turn: 0,
+            lag_limit: None,
+            stalled: false,
         }
+    }
+
+    pub(crate) fn with_lag_limit(mut self, limit: Option<LagLimit>) -> Self {
+        self.lag_limit = limit;
+        self
+    }
+
+    /// Messages stored and not yet dispatched to this subscription, as the broker's
+    /// `danube_subscription_lag_messages` gauge reports them.
+    pub(crate) fn lag(&self, log: &MessageLog) -> u64 {
+        log.next_offset().saturating_sub(self.cursor) + self.redeliver.len() as u64
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     /// Registers a consumer and returns its id. A consumer with the same
@@ -216,6 +237,17 @@ impl Subscription {
 
     /// Delivers stored messages while the unacked window has room.
     pub(crate) fn dispatch(&mut self, log: &MessageLog, window: usize) {
+        if let Some(limit) = self.lag_limit
+            && log.next_offset().saturating_sub(self.cursor) > limit.behind
+        {
+            match limit.then {
+                OnLag::Stall => self.stalled = true,
+                OnLag::Skip => self.cursor = log.next_offset() - limit.behind / 2,
+            }
+        }
+        if self.stalled {
+            return;
+        }
         while self.in_flight.len() < window {
             let (offset, again) = match self.redeliver.first() {
                 Some(&offset) => (offset, true),

@@ -153,3 +153,54 @@ fn the_log_drops_what_no_one_needs() {
     assert!(log.get(4).is_none());
     assert_eq!(log.next_offset(), 5);
 }
+
+#[test]
+fn a_subscription_past_its_lag_limit_stalls_for_good() -> Result<(), tonic::Status> {
+    use super::options::{LagLimit, OnLag};
+    let limit = LagLimit {
+        behind: 5,
+        then: OnLag::Stall,
+    };
+    let mut sub = Subscription::new("s", SubKind::Exclusive, 0).with_lag_limit(Some(limit));
+    let id = sub.join("c", SubKind::Exclusive, ids())?;
+    let (tx, mut rx) = stream_channel(None);
+    assert!(sub.open_stream(id, 100, tx));
+    sub.dispatch(&log_with(4), 2);
+    assert_eq!(drain(&mut rx), vec![0, 1]);
+    let log = log_with(10);
+    sub.dispatch(&log, 2);
+    assert!(sub.ack(0) && sub.ack(1));
+    sub.dispatch(&log, 2);
+    assert!(
+        drain(&mut rx).is_empty(),
+        "stalled: nothing more is dispatched"
+    );
+    assert_eq!(sub.lag(&log), 8, "the broker still reports what waits");
+    // A consumer coming back does not revive it.
+    let again = sub.join("c", SubKind::Exclusive, ids())?;
+    let (tx, mut rx) = stream_channel(None);
+    assert!(sub.open_stream(again, 101, tx));
+    sub.dispatch(&log, 2);
+    assert!(drain(&mut rx).is_empty());
+    Ok(())
+}
+
+#[test]
+fn a_subscription_past_its_lag_limit_skips_the_oldest() -> Result<(), tonic::Status> {
+    use super::options::{LagLimit, OnLag};
+    let limit = LagLimit {
+        behind: 6,
+        then: OnLag::Skip,
+    };
+    let mut sub = Subscription::new("s", SubKind::Exclusive, 0).with_lag_limit(Some(limit));
+    let id = sub.join("c", SubKind::Exclusive, ids())?;
+    let (tx, mut rx) = stream_channel(None);
+    assert!(sub.open_stream(id, 100, tx));
+    sub.dispatch(&log_with(10), 2);
+    assert_eq!(
+        drain(&mut rx),
+        vec![7, 8],
+        "skipped to half the limit behind the head"
+    );
+    Ok(())
+}

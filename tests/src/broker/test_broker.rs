@@ -17,6 +17,9 @@ pub struct TestBroker {
     /// The bound address; restarts reuse its port.
     addr: SocketAddr,
     server: Mutex<Option<JoinHandle<()>>>,
+    /// `/metrics` in Prometheus' text format; it keeps serving across stop and restart.
+    metrics_addr: SocketAddr,
+    metrics: JoinHandle<()>,
 }
 
 impl TestBroker {
@@ -42,11 +45,28 @@ impl TestBroker {
         let state = Arc::new(BrokerState::new(url_for(addr), opts));
         state.set_serving(true);
         let server = server::spawn(listener, &state);
+        let metrics_listener = bind(SocketAddr::new(addr.ip(), 0))?;
+        let metrics_addr =
+            metrics_listener
+                .local_addr()
+                .map_err(|source| BrokerError::Listener {
+                    addr: SocketAddr::new(addr.ip(), 0),
+                    source,
+                })?;
+        let metrics = spawn_metrics(metrics_listener, state.clone());
         Ok(TestBroker {
             state,
             addr,
             server: Mutex::new(Some(server)),
+            metrics_addr,
+            metrics,
         })
+    }
+
+    /// Where the broker's metrics are served, like a real broker's `--prom-exporter`:
+    /// `danube_subscription_lag_messages{topic, subscription}`.
+    pub fn metrics_url(&self) -> String {
+        format!("{}/metrics", url_for(self.metrics_addr))
     }
 
     /// The URL clients connect to, e.g. `http://127.0.0.1:6650`.
@@ -107,8 +127,22 @@ impl Drop for TestBroker {
         if let Some(server) = lock(&self.server).take() {
             server.abort();
         }
+        self.metrics.abort();
         self.state.forget_clients();
     }
+}
+
+fn spawn_metrics(listener: TcpListener, state: Arc<BrokerState>) -> JoinHandle<()> {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let state = state.clone();
+            async move { state.metrics_text() }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    })
 }
 
 /// Binds without awaiting so `restart` can hold its lock while binding.

@@ -4,6 +4,7 @@ use super::channel::{StreamReceiver, StreamSender, stream_channel};
 use super::locks::lock;
 use super::log::MessageLog;
 use super::message::StoredMessage;
+use super::options::LagLimit;
 use super::subscription::{SubKind, Subscription};
 use danube_core::proto::{DispatchStrategy, StreamMessage};
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ pub(crate) struct Topic {
     strategy: DispatchStrategy,
     /// Unacked window per subscription (reliable topics).
     window: usize,
+    lag_limit: Option<LagLimit>,
     broker_url: String,
     messages_in: AtomicU64,
     inner: Mutex<TopicState>,
@@ -46,12 +48,14 @@ impl Topic {
         name: &str,
         strategy: DispatchStrategy,
         window: usize,
+        lag_limit: Option<LagLimit>,
         broker_url: &str,
     ) -> Self {
         Self {
             name: name.to_owned(),
             strategy,
             window,
+            lag_limit,
             broker_url: broker_url.to_owned(),
             messages_in: AtomicU64::new(0),
             inner: Mutex::new(TopicState::default()),
@@ -128,6 +132,23 @@ impl Topic {
         }
     }
 
+    /// Each subscription's lag (reliable topics only: nothing is stored otherwise).
+    pub(crate) fn lags(&self) -> Vec<(String, u64)> {
+        if !self.reliable() {
+            return Vec::new();
+        }
+        let state = lock(&self.inner);
+        state
+            .subscriptions
+            .values()
+            .map(|s| (s.name().to_owned(), s.lag(&state.log)))
+            .collect()
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Joins (creating if needed) a subscription and returns the consumer id.
     pub(crate) fn subscribe(
         &self,
@@ -142,7 +163,9 @@ impl Topic {
         state
             .subscriptions
             .entry(subscription.to_owned())
-            .or_insert_with(|| Subscription::new(subscription, kind, cursor))
+            .or_insert_with(|| {
+                Subscription::new(subscription, kind, cursor).with_lag_limit(self.lag_limit)
+            })
             .join(consumer_name, kind, new_id)
     }
 

@@ -53,6 +53,17 @@ impl Danube {
         &self.url
     }
 
+    /// The broker's Prometheus metrics: the test broker's own, or a real broker's
+    /// `--prom-exporter` address from `DANUBE_METRICS_URL` (`None` when that is not set).
+    pub fn metrics_url(&self) -> Option<String> {
+        match &self.broker {
+            Some(broker) => Some(broker.metrics_url()),
+            None => std::env::var("DANUBE_METRICS_URL")
+                .ok()
+                .filter(|u| !u.is_empty()),
+        }
+    }
+
     /// The in-memory broker, for tests that stop and restart it (a real broker cannot be
     /// restarted by a test).
     pub fn test_broker(&self) -> Option<&TestBroker> {

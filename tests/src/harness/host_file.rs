@@ -21,9 +21,10 @@ pub(super) fn connector_toml(spec: &HostSpec, danube_url: &str, metrics: Option<
     let role = match &spec.source_keys {
         Some(keys) => format!("[source]\ntopic = {}\n{keys}\n", topics.join("")),
         None => format!(
-            "[sink]\ntopics = [{}]\nsubscription = {}\n",
+            "[sink]\ntopics = [{}]\nsubscription = {}\n{}\n",
             topics.join(", "),
-            quoted(&spec.subscription)
+            quoted(&spec.subscription),
+            spec.sink_keys
         ),
     };
     format!(

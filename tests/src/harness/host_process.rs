@@ -22,6 +22,8 @@ pub struct HostSpec {
     pub env: Vec<(String, String)>,
     /// `Some(keys)`: a source publishing to `topics[0]`, with these extra lines in `[source]`.
     pub source_keys: Option<String>,
+    /// Extra lines in a sink's `[sink]` table.
+    pub sink_keys: String,
 }
 
 impl HostSpec {
@@ -35,6 +37,7 @@ impl HostSpec {
             metrics_extra: String::new(),
             env: Vec::new(),
             source_keys: None,
+            sink_keys: String::new(),
         }
     }
 
@@ -143,6 +146,7 @@ impl HostProcess {
             .args(&args)
             // The generated files name the broker; an inherited override must not redirect it.
             .env_remove("DANUBE_SERVICE_URL")
+            .env_remove("DANUBE_METRICS_URL")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env(
                 "LOG_LEVEL",

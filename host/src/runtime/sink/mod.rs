@@ -6,6 +6,7 @@
 mod buffer;
 mod inbound;
 mod pump;
+mod stall;
 mod steer;
 
 pub use buffer::BufferError;
@@ -18,11 +19,14 @@ use crate::component::SinkInstance;
 use crate::component::sink_instance::{Sink, SinkFactory};
 use crate::config::{ConnectorConfig, SinkSection};
 use crate::danube::Timeouts;
+use crate::danube::lag::LagProbe;
 use crate::runtime::control::Control;
 use buffer::DiskBuffer;
+use stall::StallSettings;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 pub use super::lifecycle::{Exit, Hosting};
 
@@ -32,6 +36,10 @@ pub struct SinkRuntime {
     dead_letter_topic: Option<String>,
     /// The durable local buffer, when `[sink] buffer` asks for one.
     buffer: Option<Arc<DiskBuffer>>,
+    /// Stall detection, when the broker's metrics are known.
+    stall: Option<StallSettings>,
+    /// Notified by the stall watch: rebuild the connection and subscription.
+    resubscribe: Arc<Notify>,
     timeouts: Timeouts,
     policy: BatchPolicy,
     max_retries: u32,
@@ -72,15 +80,35 @@ impl Steer for SinkRuntime {
     }
 }
 
+/// Why a sink runtime could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Buffer(#[from] BufferError),
+    #[error("{0}")]
+    MetricsUrl(String),
+}
+
 impl SinkRuntime {
     pub fn new(
         config: &ConnectorConfig,
         sink: SinkSection,
         instance: SinkInstance,
         hosting: Hosting<Sink>,
-    ) -> Result<Self, BufferError> {
+    ) -> Result<Self, SetupError> {
         let r = &config.runtime;
         let d = &config.danube;
+        let stall = match &d.metrics_url {
+            Some(url) if sink.stall_after_ms > 0 => Some(StallSettings {
+                probe: LagProbe::new(url, Duration::from_millis(d.call_timeout_ms))
+                    .map_err(SetupError::MetricsUrl)?,
+                topics: sink.topics.clone(),
+                subscription: sink.subscription.clone(),
+                after: Duration::from_millis(sink.stall_after_ms),
+                buffered: sink.buffer.is_some(),
+            }),
+            _ => None,
+        };
         let buffer = match &sink.buffer {
             Some(b) => {
                 let default = format!("{}.buffer.redb", config.connector.name);
@@ -93,6 +121,8 @@ impl SinkRuntime {
             url: d.service_url.clone(),
             sink,
             buffer,
+            stall,
+            resubscribe: Arc::default(),
             dead_letter_topic: r.dead_letter_topic.clone(),
             timeouts: Timeouts {
                 call: Duration::from_millis(d.call_timeout_ms),

@@ -4,6 +4,7 @@
 use super::SinkRuntime;
 use super::buffer::BufferedInbound;
 use super::inbound::Inbound;
+use super::stall::StallWatch;
 use crate::component::GuestFailure;
 use crate::component::sink_instance::Sink;
 use crate::danube::dead_letter::DeadLetter;
@@ -22,6 +23,7 @@ use crate::wit::{BatchError, Message};
 use danube_client::DanubeClient;
 use danube_core::message::StreamMessage;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 pub(super) struct Connection {
     client: DanubeClient,
@@ -34,11 +36,22 @@ pub(super) struct Connection {
 enum Next {
     First(Option<ConsumerEvent>),
     Command(Control<Sink>),
+    /// The stall watch asks for a fresh connection and subscription.
+    Resubscribe,
     Shutdown,
 }
 
 impl SinkRuntime {
     pub(super) async fn consume(&mut self, shutdown: &mut Shutdown) -> Stop {
+        let _stall_watch = self.stall.clone().map(|settings| {
+            StallWatch::spawn(
+                settings,
+                self.life.name.clone(),
+                self.life.metrics.clone(),
+                self.life.status.clone(),
+                self.resubscribe.clone(),
+            )
+        });
         let mut failures = 0u32;
         loop {
             let mut conn = match self.connect().await {
@@ -97,6 +110,20 @@ impl SinkRuntime {
                 metrics.inflight.dec();
             }
         });
+        let metrics = self.life.metrics.clone();
+        let name = self.life.name.clone();
+        let on_skipped = Arc::new(move |topic: &str, from: u64, to: u64| {
+            metrics.skipped(topic, to - from + 1);
+            tracing::error!(
+                connector = name,
+                topic,
+                from,
+                to,
+                "the broker skipped offsets {from}..={to} of {topic}: they were never \
+                 dispatched to this subscription and cannot be read again (the client cannot \
+                 seek); see `[sink.buffer]` and the broker's dispatch window"
+            );
+        });
         let consumers = ConsumerSet::subscribe(
             &client,
             &self.sink,
@@ -104,6 +131,7 @@ impl SinkRuntime {
             self.timeouts,
             self.policy.max_size * 2,
             on_acked,
+            on_skipped,
         )
         .await?;
         let metrics = self.life.metrics.clone();
@@ -147,6 +175,7 @@ impl SinkRuntime {
                 biased;
                 _ = shutdown.wait() => Next::Shutdown,
                 c = self.life.control.recv() => Next::Command(c),
+                _ = self.resubscribe.notified() => Next::Resubscribe,
                 e = conn.inbound.events().recv() => Next::First(e),
             };
             let first = match next {
@@ -154,6 +183,11 @@ impl SinkRuntime {
                 Next::Command(c) => {
                     lifecycle::apply_command(self, c).await;
                     continue;
+                }
+                Next::Resubscribe => {
+                    return Stop::Reconnect(DanubeError::Closed(
+                        "resubscribing a stalled subscription".into(),
+                    ));
                 }
                 Next::First(None) => {
                     return Stop::Reconnect(DanubeError::Closed("message streams ended".into()));
