@@ -316,4 +316,27 @@ mod tests {
             .to_string();
         assert!(e.contains("garbage.redb"), "{e}");
     }
+
+    #[test]
+    fn a_truncated_tail_is_refused_naming_the_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("tail.redb");
+        {
+            let b = DiskBuffer::open(&path, 1 << 30).expect("open");
+            let ms: Vec<StreamMessage> = (0..500).map(|i| message(i, &"x".repeat(200))).collect();
+            b.append(&encoded(&ms), 1_000).expect("append");
+        }
+        let len = std::fs::metadata(&path).expect("meta").len();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open");
+        file.set_len(len - 4096).expect("truncate");
+        drop(file);
+        let e = DiskBuffer::open(&path, 1 << 30)
+            .err()
+            .expect("a torn file is no buffer")
+            .to_string();
+        assert!(e.contains("tail.redb") && e.contains("corrupted"), "{e}");
+    }
 }
