@@ -3,17 +3,21 @@
 //!
 //! Acks run beside the sink loop so the broker's small un-acked window refills while the
 //! connector processes the next batch; a message is still queued for ack only after it was
-//! delivered or dead-lettered.
+//! delivered or dead-lettered. They go out several at a time (`ack_sender`): the client's own
+//! `ack` awaits each round trip in turn, which would let the window refill one message per
+//! round trip.
 //!
 //! A set lives for one connection; after the broker goes away the whole set is dropped and
 //! rebuilt. Messages still buffered from the old set are dropped with it: they were never
 //! acked, so the broker redelivers them.
 
+use super::ack_sender::AckSender;
 use super::connection::{DanubeError, Timeouts};
 use super::gaps::OffsetGaps;
 use crate::config::{SinkSection, SubscriptionType};
 use danube_client::{Consumer, DanubeClient, SubType};
 use danube_core::message::StreamMessage;
+use futures::stream::{FuturesUnordered, StreamExt};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -35,6 +39,12 @@ pub type OnAcked = Box<dyn Fn(&StreamMessage) + Send + Sync>;
 /// Called with a topic and the first and last offset the broker skipped on it.
 pub type OnSkipped = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
 
+/// What the set reports as it goes.
+pub struct ConsumerHooks {
+    pub on_acked: OnAcked,
+    pub on_skipped: OnSkipped,
+}
+
 pub struct ConsumerSet {
     events: mpsc::Receiver<ConsumerEvent>,
     acks: mpsc::UnboundedSender<(usize, StreamMessage)>,
@@ -54,13 +64,17 @@ fn sub_type(t: SubscriptionType) -> SubType {
 impl ConsumerSet {
     pub async fn subscribe(
         client: &DanubeClient,
+        service_url: &str,
         sink: &SinkSection,
         consumer_name: &str,
         timeouts: Timeouts,
         buffer: usize,
-        on_acked: OnAcked,
-        on_skipped: OnSkipped,
+        hooks: ConsumerHooks,
     ) -> Result<Self, DanubeError> {
+        let ConsumerHooks {
+            on_acked,
+            on_skipped,
+        } = hooks;
         // Only with one active consumer does every offset come here: on shared
         // subscriptions the other consumers' messages are no gap.
         let watch_gaps = matches!(
@@ -120,7 +134,8 @@ impl ConsumerSet {
             consumers.push(consumer);
         }
         let (acks, queue) = mpsc::unbounded_channel();
-        let acker = tokio::spawn(ack_loop(consumers, queue, tx, timeouts, on_acked));
+        let sender = AckSender::new(service_url, &sink.subscription);
+        let acker = tokio::spawn(ack_loop(consumers, sender, queue, tx, timeouts, on_acked));
         Ok(Self {
             events,
             acks,
@@ -165,34 +180,45 @@ impl ConsumerSet {
     }
 }
 
+/// Acks in flight at once; enough to cover the broker's window many times over.
+const MAX_ACKS_IN_FLIGHT: usize = 64;
+
 async fn ack_loop(
-    mut consumers: Vec<Consumer>,
+    consumers: Vec<Consumer>,
+    sender: AckSender,
     mut queue: mpsc::UnboundedReceiver<(usize, StreamMessage)>,
     events: mpsc::Sender<ConsumerEvent>,
     timeouts: Timeouts,
     on_acked: OnAcked,
 ) -> Vec<Consumer> {
+    let mut in_flight = FuturesUnordered::new();
+    let mut open = true;
     let mut failed = false;
-    while let Some((idx, m)) = queue.recv().await {
-        // After a failure the rest stays un-acked: the broker redelivers it to the next set.
-        if failed {
-            continue;
-        }
-        let Some(consumer) = consumers.get_mut(idx) else {
-            continue;
-        };
-        let what = || {
-            format!(
-                "acknowledging {}@{}",
-                m.msg_id.topic_name, m.msg_id.topic_offset
-            )
-        };
-        match timeouts.run(what, consumer.ack(&m)).await {
-            Ok(()) => on_acked(&m),
-            Err(e) => {
-                failed = true;
-                let _ = events.send(ConsumerEvent::Closed(e.to_string())).await;
-            }
+    loop {
+        tokio::select! {
+            next = queue.recv(), if open && in_flight.len() < MAX_ACKS_IN_FLIGHT => match next {
+                // After a failure the rest stays un-acked: the broker redelivers it to the
+                // next set.
+                Some(_) if failed => {}
+                Some((_, m)) => {
+                    let ack = sender.ack(&m);
+                    let what = format!(
+                        "acknowledging {}@{}",
+                        m.msg_id.topic_name, m.msg_id.topic_offset
+                    );
+                    in_flight.push(async move { (timeouts.run(|| what, ack).await, m) });
+                }
+                None => open = false,
+            },
+            Some((result, m)) = in_flight.next() => match result {
+                Ok(()) => on_acked(&m),
+                Err(e) if !failed => {
+                    failed = true;
+                    let _ = events.send(ConsumerEvent::Closed(e.to_string())).await;
+                }
+                Err(_) => {}
+            },
+            else => break,
         }
     }
     consumers

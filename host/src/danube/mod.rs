@@ -1,6 +1,7 @@
 //! Talking to Danube over danube-client, with the timeouts and rebuilds the client lacks:
 //! no client call has a timeout of its own, and nothing reconnects after a broker restart.
 
+pub mod ack_sender;
 pub mod connection;
 pub mod consumers;
 pub mod dead_letter;
@@ -12,6 +13,6 @@ pub mod publisher;
 pub mod shared_client;
 
 pub use connection::{DanubeError, Timeouts};
-pub use consumers::{ConsumerEvent, ConsumerSet};
+pub use consumers::{ConsumerEvent, ConsumerHooks, ConsumerSet};
 pub use dead_letter::DeadLetterRouter;
 pub use publisher::{Publisher, PublisherSettings};

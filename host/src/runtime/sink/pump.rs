@@ -10,7 +10,7 @@ use crate::component::sink_instance::Sink;
 use crate::danube::dead_letter::DeadLetter;
 use crate::danube::dead_letter::attr::error_type;
 use crate::danube::{
-    ConsumerEvent, ConsumerSet, DanubeError, DeadLetterRouter, connection, message,
+    ConsumerEvent, ConsumerHooks, ConsumerSet, DanubeError, DeadLetterRouter, connection, message,
 };
 use crate::runtime::batcher::{self, Gathered};
 use crate::runtime::control::Control;
@@ -126,12 +126,15 @@ impl SinkRuntime {
         });
         let consumers = ConsumerSet::subscribe(
             &client,
+            &self.url,
             &self.sink,
             &consumer_name,
             self.timeouts,
             self.policy.max_size * 2,
-            on_acked,
-            on_skipped,
+            ConsumerHooks {
+                on_acked,
+                on_skipped,
+            },
         )
         .await?;
         let metrics = self.life.metrics.clone();
