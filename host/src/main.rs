@@ -1,6 +1,7 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use danube_connect_host::bench::{self, BenchSpec};
+use danube_connect_host::capabilities::grants::GrantError;
 use danube_connect_host::component::cache::{ComponentCache, Origin};
 use danube_connect_host::component::inspect;
 use danube_connect_host::component::instance::{Instance, RoleExports};
@@ -25,7 +26,8 @@ use tokio::task::JoinHandle;
 #[command(
     name = "danube-connect-host",
     version,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    after_help = AFTER_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -120,6 +122,31 @@ struct BenchArgs {
     cache: CacheArgs,
 }
 
+const AFTER_HELP: &str = "\
+Environment (each overrides the config file's key):
+  CONNECTOR_CONFIG_PATH  --config
+  DANUBE_SERVICE_URL     danube.service_url
+  DANUBE_METRICS_URL     danube.metrics_url (the broker's Prometheus exporter)
+  CONNECTOR_NAME         connector.name
+  DANUBE_TOPIC           sink.topics (comma-separated) or source.topic
+  SUBSCRIPTION_NAME      sink.subscription
+  SUBSCRIPTION_TYPE      sink.subscription_type (exclusive, shared, failover, key_shared)
+  DISPATCH_STRATEGY      source.dispatch_strategy
+  POLL_INTERVAL_MS       source.poll_interval_ms
+  MAX_RETRIES, RETRY_BACKOFF_MS, BATCH_SIZE, BATCH_TIMEOUT_MS   runtime.*
+  METRICS_ADDR           metrics.bind (address:port); METRICS_PORT replaces only the port
+  LOG_LEVEL, LOG_FORMAT  log.level, log.format (text or json); RUST_LOG, when set, wins
+  DANUBE_CONNECT_CACHE_DIR  where compiled components are cached
+  ${VAR} in any string value of the file reads VAR (secrets).
+
+Exit codes:
+  0   stopped cleanly (SIGTERM, SIGINT)
+  1   a connector failed with on_fatal = \"stop\", or another error
+  78  the configuration is invalid (the file, the key and why are printed)";
+
+/// Exit code for an invalid configuration (sysexits' EX_CONFIG).
+const EXIT_CONFIG: u8 = 78;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Multi-threaded on purpose: a current-thread runtime measured faster, but against a real
@@ -147,14 +174,30 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            if is_config_error(&e) {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
 
+/// A bad file, key or grant: the user must change the configuration, retrying cannot help.
+fn is_config_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.downcast_ref::<config::ConfigError>().is_some()
+            || cause.downcast_ref::<GrantError>().is_some()
+    })
+}
+
+/// `RUST_LOG`, when set and valid, wins over the configured level.
 fn init_logging(level: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .or_else(|| tracing_subscriber::EnvFilter::try_new(level).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

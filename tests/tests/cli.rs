@@ -53,7 +53,11 @@ fn malformed_config_names_file_and_key() {
         ],
         dir.path(),
     );
-    assert!(!out.status.success());
+    assert_eq!(
+        out.status.code(),
+        Some(78),
+        "a configuration error is EX_CONFIG"
+    );
     let err = stderr(&out);
     assert!(
         err.contains("bad.toml") && err.contains("batch_size"),
@@ -160,5 +164,35 @@ fn validate_opens_the_connector_without_danube() {
     assert!(
         !out.status.success() && err.contains("capabilities.http") && err.contains("wasi:http"),
         "{err}"
+    );
+}
+
+/// `LOG_FORMAT=json` gives one JSON object per line, and `RUST_LOG` wins over the level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_and_rust_log_from_the_environment() {
+    use danube_connect_tests::harness::{Danube, HostSpec, Pipeline, unique_topic};
+    let danube = Danube::start().await;
+    let mut spec = HostSpec::sink(
+        "jsonlog",
+        paths::component("sink_http"),
+        &unique_topic("jsonlog"),
+        "[capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n[config]\nurl = \"http://127.0.0.1:9/hook\"\n",
+    );
+    spec.env.push(("LOG_FORMAT".into(), "json".into()));
+    spec.env
+        .push(("RUST_LOG".into(), "danube_connect_host=debug".into()));
+    let p = Pipeline::launch(danube, spec, &[]).await;
+    let log = p.host.log();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(line);
+        assert!(parsed.is_ok(), "not JSON: {line}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"DEBUG\"") && l.contains("component loaded")),
+        "RUST_LOG asked for debug lines\n{log}"
     );
 }

@@ -17,6 +17,7 @@ const OVERRIDES: &[(&str, &str, &str, Kind)] = &[
     ("DANUBE_METRICS_URL", "danube", "metrics_url", Kind::Str),
     ("CONNECTOR_NAME", "connector", "name", Kind::Str),
     ("DANUBE_TOPIC", "sink", "topics", Kind::List),
+    ("DANUBE_TOPIC", "source", "topic", Kind::Str),
     ("SUBSCRIPTION_NAME", "sink", "subscription", Kind::Str),
     ("SUBSCRIPTION_TYPE", "sink", "subscription_type", Kind::Str),
     (
@@ -31,6 +32,8 @@ const OVERRIDES: &[(&str, &str, &str, Kind)] = &[
     ("BATCH_SIZE", "runtime", "batch_size", Kind::Int),
     ("BATCH_TIMEOUT_MS", "runtime", "batch_timeout_ms", Kind::Int),
     ("LOG_LEVEL", "log", "level", Kind::Str),
+    ("LOG_FORMAT", "log", "format", Kind::Str),
+    ("METRICS_ADDR", "metrics", "bind", Kind::Str),
 ];
 
 pub fn apply_overrides(
@@ -91,12 +94,18 @@ pub fn apply_host_overrides(
     path: &Path,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
-    if let Some(level) = lookup("LOG_LEVEL") {
-        let entry = table
-            .entry("log")
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        if let toml::Value::Table(t) = entry {
-            t.insert("level".into(), toml::Value::String(level));
+    for (var, section, key) in [
+        ("LOG_LEVEL", "log", "level"),
+        ("LOG_FORMAT", "log", "format"),
+        ("METRICS_ADDR", "metrics", "bind"),
+    ] {
+        if let Some(value) = lookup(var) {
+            let entry = table
+                .entry(section)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(t) = entry {
+                t.insert(key.into(), toml::Value::String(value));
+            }
         }
     }
     if let Some(raw) = lookup("METRICS_PORT") {
@@ -157,6 +166,24 @@ mod tests {
         assert_eq!(t["runtime"]["batch_size"].as_integer(), Some(7));
         assert_eq!(t["metrics"]["bind"].as_str(), Some("0.0.0.0:9999"));
         assert!(!t.contains_key("source"), "a sink file gets no [source]");
+    }
+
+    #[test]
+    fn the_topic_log_format_and_metrics_address_apply_to_either_role() {
+        let mut t: toml::Table = "[connector]\nname='a'\n[source]\ntopic='/default/a'\n"
+            .parse()
+            .expect("toml");
+        let env = |v: &str| match v {
+            "DANUBE_TOPIC" => Some("/default/b".to_string()),
+            "LOG_FORMAT" => Some("json".to_string()),
+            "METRICS_ADDR" => Some("0.0.0.0:9470".to_string()),
+            _ => None,
+        };
+        apply_overrides(&mut t, Path::new("c.toml"), &env).expect("ok");
+        assert_eq!(t["source"]["topic"].as_str(), Some("/default/b"));
+        assert!(!t.contains_key("sink"), "a source file gets no [sink]");
+        assert_eq!(t["log"]["format"].as_str(), Some("json"));
+        assert_eq!(t["metrics"]["bind"].as_str(), Some("0.0.0.0:9470"));
     }
 
     #[test]

@@ -78,7 +78,7 @@ fn finish(table: toml::Table, path: &Path) -> Result<ConnectorConfig, ConfigErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Pipeline;
+    use crate::config::{Pipeline, SubscriptionType};
 
     const MINIMAL: &str = r#"
         [connector]
@@ -137,6 +137,36 @@ mod tests {
         let text = format!("{MINIMAL}\n[sink.buffer]\nkind = \"memory\"\n");
         let e = load_str(&text, Path::new("c.toml"), &no_env).expect_err("unknown kind");
         assert!(e.to_string().contains("sink.buffer.kind"), "{e}");
+    }
+
+    #[test]
+    fn subscription_types_in_other_tools_spellings() {
+        for (spelled, expected) in [
+            ("exclusive", SubscriptionType::Exclusive),
+            ("Exclusive", SubscriptionType::Exclusive),
+            ("FailOver", SubscriptionType::Failover),
+            ("Failover", SubscriptionType::Failover),
+            ("key_shared", SubscriptionType::KeyShared),
+            ("KeyShared", SubscriptionType::KeyShared),
+            ("key-shared", SubscriptionType::KeyShared),
+            ("SHARED", SubscriptionType::Shared),
+        ] {
+            let text = MINIMAL.replace(
+                "subscription = \"hook\"",
+                &format!("subscription = \"hook\"\nsubscription_type = \"{spelled}\""),
+            );
+            let c = load_str(&text, Path::new("c.toml"), &no_env).expect(spelled);
+            let Pipeline::Sink(sink) = c.pipeline else {
+                panic!("a sink");
+            };
+            assert_eq!(sink.subscription_type, expected, "{spelled}");
+        }
+        let text = MINIMAL.replace(
+            "subscription = \"hook\"",
+            "subscription = \"hook\"\nsubscription_type = \"round_robin\"",
+        );
+        let e = load_str(&text, Path::new("c.toml"), &no_env).expect_err("unknown");
+        assert!(e.to_string().contains("sink.subscription_type"), "{e}");
     }
 
     #[test]

@@ -132,7 +132,7 @@ impl Default for DanubeSection {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionType {
     Exclusive,
@@ -142,14 +142,32 @@ pub enum SubscriptionType {
 }
 
 impl SubscriptionType {
+    /// `exclusive`, `shared`, `failover`, `key_shared`, and the spellings other Danube tools
+    /// use (`Exclusive`, `FailOver`, `KeyShared`, `key-shared`): case, `_` and `-` do not count.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
+        let plain: String = s
+            .chars()
+            .filter(|c| !matches!(c, '_' | '-'))
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        match plain.as_str() {
             "exclusive" => Some(Self::Exclusive),
             "shared" => Some(Self::Shared),
             "failover" => Some(Self::Failover),
-            "key_shared" => Some(Self::KeyShared),
+            "keyshared" => Some(Self::KeyShared),
             _ => None,
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for SubscriptionType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown subscription type \"{s}\": use exclusive, shared, failover or key_shared"
+            ))
+        })
     }
 }
 
