@@ -13,7 +13,7 @@ NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-s
 WASM_DIR   := target/wasm32-wasip2/guest
 export DANUBE_CONNECT_CACHE_DIR ?= $(CURDIR)/target/component-cache
 
-.PHONY: all build guests host deps test unit e2e lint fmt demo bench clean
+.PHONY: all build guests host deps test unit e2e lint fmt demo bench clean image
 
 all: build
 
@@ -66,6 +66,11 @@ bench: guests
 
 clean:
 	$(CARGO) clean
+
+## The container image (Dockerfile): podman where it exists, else docker.
+ENGINE ?= $(shell command -v podman || command -v docker)
+image:
+	$(ENGINE) build -t danube-connect:latest .
 
 ## ---- Connectors in Python and JavaScript ------------------------------------------------
 ## guests/sink-python (componentize-py) and guests/source-js (jco + componentize-js) are built

@@ -1,5 +1,6 @@
-//! `${VAR}` in any string value reads an environment variable, so secrets stay out of files.
-//! `$${` writes a literal `${`.
+//! `${VAR}` in any string value reads an environment variable, so secrets stay out of files;
+//! `${VAR:-default}` falls back to `default` when `VAR` is unset or empty (as in a shell), so
+//! one file serves every deployment. `$${` writes a literal `${`.
 
 use super::ConfigError;
 use std::path::Path;
@@ -61,15 +62,26 @@ pub fn expand(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
             let end = after
                 .find('}')
                 .ok_or_else(|| format!("unterminated `${{` in \"{s}\""))?;
-            let name = &after[..end];
+            let reference = &after[..end];
+            let (name, default) = match reference.split_once(":-") {
+                Some((name, default)) => (name, Some(default)),
+                None => (reference, None),
+            };
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(format!(
-                    "`${{{name}}}` is not a valid environment variable name"
+                    "`${{{reference}}}` is not a valid environment variable name"
                 ));
             }
-            let value = lookup(name).ok_or_else(|| {
-                format!("environment variable {name} is not set (referenced as ${{{name}}})")
-            })?;
+            let value = match (lookup(name), default) {
+                (Some(value), Some(default)) if value.is_empty() => default.to_string(),
+                (Some(value), _) => value,
+                (None, Some(default)) => default.to_string(),
+                (None, None) => {
+                    return Err(format!(
+                        "environment variable {name} is not set (referenced as ${{{name}}})"
+                    ));
+                }
+            };
             out.push_str(&value);
             rest = &after[end + 1..];
         } else {
@@ -96,6 +108,23 @@ mod tests {
             Ok("Bearer s3cr3t")
         );
         assert_eq!(expand("$${TOKEN} $5", &env).as_deref(), Ok("${TOKEN} $5"));
+    }
+
+    #[test]
+    fn defaults_apply_when_unset_or_empty() {
+        let env = |name: &str| match name {
+            "TOKEN" => Some("s3cr3t".to_string()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        assert_eq!(
+            expand("${TARGET_URL:-http://h:8080/hook}", &env).as_deref(),
+            Ok("http://h:8080/hook")
+        );
+        assert_eq!(expand("${TOKEN:-none}", &env).as_deref(), Ok("s3cr3t"));
+        assert_eq!(expand("${EMPTY:-x}", &env).as_deref(), Ok("x"));
+        assert_eq!(expand("${EMPTY:-}", &env).as_deref(), Ok(""));
+        assert!(expand("${BAD NAME:-x}", &env).is_err());
     }
 
     #[test]

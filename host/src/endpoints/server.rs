@@ -8,14 +8,19 @@ use axum::routing::get;
 use prometheus::{Encoder, TextEncoder};
 use std::net::SocketAddr;
 
+/// Paths orchestrators probe; deployment manifests are checked against them.
+pub const METRICS_PATH: &str = "/metrics";
+pub const LIVENESS_PATH: &str = "/healthz";
+pub const READINESS_PATH: &str = "/readyz";
+
 /// Bind now (so a taken port fails start-up with a clear error), serve in the background.
 pub async fn serve(bind: SocketAddr, admin: Admin) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(bind).await?;
     let local = listener.local_addr()?;
     let app = Router::new()
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
+        .route(METRICS_PATH, get(metrics))
+        .route(LIVENESS_PATH, get(|| async { "ok\n" }))
+        .route(READINESS_PATH, get(readyz))
         .with_state(admin.clone())
         .merge(admin::routes(admin));
     tokio::spawn(async move {
