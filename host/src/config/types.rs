@@ -114,6 +114,13 @@ pub struct DanubeSection {
     /// First and last delay between attempts to reconnect after the broker went away.
     pub reconnect_backoff_ms: u64,
     pub reconnect_max_backoff_ms: u64,
+    /// PEM file of the CA that signs the broker's certificate (`https://` service URLs).
+    pub tls_ca: Option<PathBuf>,
+    /// PEM certificate and key the host presents to the broker (mutual TLS).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Bearer token (JWT) sent with every call; use `${VAR}`. Implies TLS.
+    pub token: Option<String>,
     /// The broker's Prometheus exporter (`danube-broker --prom-exporter`), e.g.
     /// `http://127.0.0.1:9040/metrics`: its subscription lag lets a sink tell a stalled
     /// subscription from an idle topic.
@@ -127,6 +134,10 @@ impl Default for DanubeSection {
             call_timeout_ms: 10_000,
             reconnect_backoff_ms: 200,
             reconnect_max_backoff_ms: 10_000,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
+            token: None,
             metrics_url: None,
         }
     }

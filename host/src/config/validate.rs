@@ -25,6 +25,23 @@ pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
             ),
         ));
     }
+    let d = &c.danube;
+    if d.tls_cert.is_some() != d.tls_key.is_some() {
+        return Err(err(
+            "danube.tls_key",
+            "tls_cert and tls_key go together".into(),
+        ));
+    }
+    let secured = d.tls_ca.is_some() || d.tls_cert.is_some() || d.token.is_some();
+    if secured && !d.service_url.starts_with("https://") {
+        return Err(err(
+            "danube.service_url",
+            format!(
+                "TLS and tokens need an https:// URL, got \"{}\"",
+                d.service_url
+            ),
+        ));
+    }
     if let Some(url) = &c.danube.metrics_url
         && !url.starts_with("http://")
     {

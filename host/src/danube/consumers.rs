@@ -12,7 +12,7 @@
 //! acked, so the broker redelivers them.
 
 use super::ack_sender::AckSender;
-use super::connection::{DanubeError, Timeouts};
+use super::connection::{Broker, DanubeError, Timeouts};
 use super::gaps::OffsetGaps;
 use crate::config::{SinkSection, SubscriptionType};
 use danube_client::{Consumer, DanubeClient, SubType};
@@ -64,7 +64,7 @@ fn sub_type(t: SubscriptionType) -> SubType {
 impl ConsumerSet {
     pub async fn subscribe(
         client: &DanubeClient,
-        service_url: &str,
+        broker: &Broker,
         sink: &SinkSection,
         consumer_name: &str,
         timeouts: Timeouts,
@@ -134,7 +134,11 @@ impl ConsumerSet {
             consumers.push(consumer);
         }
         let (acks, queue) = mpsc::unbounded_channel();
-        let sender = AckSender::new(service_url, &sink.subscription);
+        let sender =
+            AckSender::new(broker, &sink.subscription).map_err(|source| DanubeError::Client {
+                what: "preparing acknowledgements".into(),
+                source,
+            })?;
         let acker = tokio::spawn(ack_loop(consumers, sender, queue, tx, timeouts, on_acked));
         Ok(Self {
             events,

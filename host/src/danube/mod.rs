@@ -12,7 +12,7 @@ pub mod message;
 pub mod publisher;
 pub mod shared_client;
 
-pub use connection::{DanubeError, Timeouts};
+pub use connection::{Broker, DanubeError, Timeouts};
 pub use consumers::{ConsumerEvent, ConsumerHooks, ConsumerSet};
 pub use dead_letter::DeadLetterRouter;
 pub use publisher::{Publisher, PublisherSettings};

@@ -2,12 +2,12 @@
 //! connection (h2 then writes several in one syscall). A producer that fails discards the
 //! client it was built on; the next one to ask builds a fresh one, as a broker restart needs.
 
-use super::connection::{self, DanubeError, Timeouts};
+use super::connection::{self, Broker, DanubeError, Timeouts};
 use danube_client::DanubeClient;
 use tokio::sync::Mutex;
 
 pub struct SharedClient {
-    url: String,
+    broker: Broker,
     timeouts: Timeouts,
     current: Mutex<Current>,
 }
@@ -25,9 +25,9 @@ pub struct Lease {
 }
 
 impl SharedClient {
-    pub fn new(url: String, timeouts: Timeouts) -> Self {
+    pub fn new(broker: Broker, timeouts: Timeouts) -> Self {
         Self {
-            url,
+            broker,
             timeouts,
             current: Mutex::new(Current::default()),
         }
@@ -39,7 +39,7 @@ impl SharedClient {
         let client = match &current.client {
             Some(client) => client.clone(),
             None => {
-                let client = connection::connect(&self.url, self.timeouts).await?;
+                let client = connection::connect(&self.broker, self.timeouts).await?;
                 current.client = Some(client.clone());
                 current.generation += 1;
                 client

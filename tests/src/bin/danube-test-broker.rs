@@ -28,7 +28,7 @@ async fn main() -> ExitCode {
     let options = BrokerOptions {
         max_unacked: args.max_unacked,
         namespaces: args.namespaces,
-        lag_limit: None,
+        ..BrokerOptions::default()
     };
     let broker = match TestBroker::start_on(SocketAddr::new(args.host, args.port), options).await {
         Ok(broker) => broker,

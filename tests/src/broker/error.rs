@@ -15,4 +15,6 @@ pub enum BrokerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
 }

@@ -24,5 +24,5 @@ mod test_broker;
 mod topic;
 
 pub use error::BrokerError;
-pub use options::{BrokerOptions, LagLimit, OnLag};
+pub use options::{BrokerOptions, LagLimit, OnLag, ServerTls};
 pub use test_broker::TestBroker;

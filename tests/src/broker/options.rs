@@ -9,6 +9,16 @@ pub struct BrokerOptions {
     /// What befalls a reliable subscription that falls far behind its producers, as on a
     /// v0.15 broker; `None`: nothing.
     pub lag_limit: Option<LagLimit>,
+    /// Serve TLS with this certificate and key (PEM files); clients then use `https://`.
+    pub tls: Option<ServerTls>,
+    /// Refuse every call without `authorization: Bearer <token>` (UNAUTHENTICATED).
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTls {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 /// A subscription more than `behind` messages behind the topic's head (stored, never
@@ -34,6 +44,8 @@ impl Default for BrokerOptions {
             max_unacked: 10,
             namespaces: vec!["default".to_owned()],
             lag_limit: None,
+            tls: None,
+            token: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::error::BrokerError;
 use super::locks::lock;
 use super::options::BrokerOptions;
-use super::server;
+use super::server::{self, Security};
 use super::state::BrokerState;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -17,6 +17,7 @@ pub struct TestBroker {
     /// The bound address; restarts reuse its port.
     addr: SocketAddr,
     server: Mutex<Option<JoinHandle<()>>>,
+    security: Security,
     /// `/metrics` in Prometheus' text format; it keeps serving across stop and restart.
     metrics_addr: SocketAddr,
     metrics: JoinHandle<()>,
@@ -42,9 +43,10 @@ impl TestBroker {
         let addr = listener
             .local_addr()
             .map_err(|source| BrokerError::Listener { addr, source })?;
-        let state = Arc::new(BrokerState::new(url_for(addr), opts));
+        let security = Security::new(opts.tls.as_ref(), opts.token.as_deref())?;
+        let state = Arc::new(BrokerState::new(url_for(addr, security.tls()), opts));
         state.set_serving(true);
-        let server = server::spawn(listener, &state);
+        let server = server::spawn(listener, &state, &security);
         let metrics_listener = bind(SocketAddr::new(addr.ip(), 0))?;
         let metrics_addr =
             metrics_listener
@@ -58,6 +60,7 @@ impl TestBroker {
             state,
             addr,
             server: Mutex::new(Some(server)),
+            security,
             metrics_addr,
             metrics,
         })
@@ -66,7 +69,7 @@ impl TestBroker {
     /// Where the broker's metrics are served, like a real broker's `--prom-exporter`:
     /// `danube_subscription_lag_messages{topic, subscription}`.
     pub fn metrics_url(&self) -> String {
-        format!("{}/metrics", url_for(self.metrics_addr))
+        format!("{}/metrics", url_for(self.metrics_addr, false))
     }
 
     /// The URL clients connect to, e.g. `http://127.0.0.1:6650`.
@@ -97,7 +100,7 @@ impl TestBroker {
         if server.is_none() {
             let listener = bind(self.addr)?;
             self.state.set_serving(true);
-            *server = Some(server::spawn(listener, &self.state));
+            *server = Some(server::spawn(listener, &self.state, &self.security));
         }
         Ok(())
     }
@@ -157,11 +160,12 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, BrokerError> {
 }
 
 /// Clients cannot connect to a wildcard address; point them at loopback.
-fn url_for(addr: SocketAddr) -> String {
+fn url_for(addr: SocketAddr, tls: bool) -> String {
     let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
 }

@@ -10,6 +10,8 @@ use tokio::sync::mpsc;
 pub struct Danube {
     pub broker: Option<TestBroker>,
     url: String,
+    /// The CA and token the test's own clients present (a broker started with TLS or a token).
+    credentials: Option<(std::path::PathBuf, Option<String>)>,
 }
 
 /// A topic name no other test (or earlier run against a real broker) uses.
@@ -35,7 +37,11 @@ impl Danube {
     /// its own settings).
     pub async fn start_with(options: BrokerOptions) -> Self {
         match std::env::var("DANUBE_SERVICE_URL") {
-            Ok(url) if !url.is_empty() => Self { broker: None, url },
+            Ok(url) if !url.is_empty() => Self {
+                broker: None,
+                url,
+                credentials: None,
+            },
             _ => {
                 let broker = TestBroker::start_with(options)
                     .await
@@ -44,6 +50,7 @@ impl Danube {
                 Self {
                     broker: Some(broker),
                     url,
+                    credentials: None,
                 }
             }
         }
@@ -70,12 +77,21 @@ impl Danube {
         self.broker.as_ref()
     }
 
+    /// The test's own clients trust `ca` and send `token`, as a secured broker requires.
+    pub fn with_credentials(mut self, ca: &std::path::Path, token: Option<&str>) -> Self {
+        self.credentials = Some((ca.to_path_buf(), token.map(str::to_owned)));
+        self
+    }
+
     pub async fn client(&self) -> DanubeClient {
-        DanubeClient::builder()
-            .service_url(&self.url)
-            .build()
-            .await
-            .expect("danube client")
+        let mut builder = DanubeClient::builder().service_url(&self.url);
+        if let Some((ca, token)) = &self.credentials {
+            builder = builder.with_tls(ca).expect("the test CA");
+            if let Some(token) = token {
+                builder = builder.with_token(token);
+            }
+        }
+        builder.build().await.expect("danube client")
     }
 
     /// A reliable producer; creating it creates the topic, which consumers need first.

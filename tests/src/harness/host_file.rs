@@ -29,9 +29,10 @@ pub(super) fn connector_toml(spec: &HostSpec, danube_url: &str, metrics: Option<
     };
     format!(
         "[connector]\nname = {name}\n\n[danube]\nservice_url = {url}\ncall_timeout_ms = 5000\n\
-         reconnect_backoff_ms = 100\nreconnect_max_backoff_ms = 1000\n\n{role}\n{metrics}{extra}\n",
+         reconnect_backoff_ms = 100\nreconnect_max_backoff_ms = 1000\n{danube}\n\n{role}\n{metrics}{extra}\n",
         name = quoted(&spec.name),
         url = quoted(danube_url),
+        danube = spec.danube_keys,
         extra = spec.extra,
     )
 }

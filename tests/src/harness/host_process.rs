@@ -24,6 +24,8 @@ pub struct HostSpec {
     pub source_keys: Option<String>,
     /// Extra lines in a sink's `[sink]` table.
     pub sink_keys: String,
+    /// Extra lines in the `[danube]` table (TLS, token).
+    pub danube_keys: String,
 }
 
 impl HostSpec {
@@ -38,6 +40,7 @@ impl HostSpec {
             env: Vec::new(),
             source_keys: None,
             sink_keys: String::new(),
+            danube_keys: String::new(),
         }
     }
 

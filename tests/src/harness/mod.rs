@@ -5,6 +5,7 @@
 //! connectors that talk to them.
 
 pub mod admin;
+pub mod certificates;
 pub mod clickhouse;
 pub mod danube;
 mod host_file;

@@ -1,5 +1,6 @@
 //! A real Mosquitto broker for a test: its own config, port and temp dir; killed on drop.
 
+use super::certificates;
 use super::host_process::free_port;
 use super::server_process::ServerProcess;
 use std::path::PathBuf;
@@ -155,71 +156,9 @@ impl Mosquitto {
     }
 }
 
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA.
+/// Certificates for the TLS listener, readable by Mosquitto's own user.
 fn make_certificates(dir: &std::path::Path) -> TlsFiles {
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl (Debian package openssl)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=test-ca",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]);
-    // Extensions make version 3 certificates, the only version webpki accepts.
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("write extensions");
-    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n")
-        .expect("write extensions");
-    for (name, subject, ext) in [
-        ("server", "/CN=127.0.0.1", "server.ext"),
-        ("client", "/CN=gateway", "client.ext"),
-    ] {
-        let key = format!("{name}.key");
-        let csr = format!("{name}.csr");
-        let pem = format!("{name}.pem");
-        openssl(&[
-            "req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", &key, "-out", &csr,
-        ]);
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            &pem,
-            "-extfile",
-            ext,
-        ]);
-    }
+    let made = certificates::make(dir);
     // Mosquitto started as root reads them after dropping to its own user.
     use std::os::unix::fs::PermissionsExt;
     let readable = |path: &std::path::Path, mode| {
@@ -231,8 +170,8 @@ fn make_certificates(dir: &std::path::Path) -> TlsFiles {
     }
     TlsFiles {
         port: free_port(),
-        ca: dir.join("ca.pem"),
-        client_cert: dir.join("client.pem"),
-        client_key: dir.join("client.key"),
+        ca: made.ca,
+        client_cert: made.client_cert,
+        client_key: made.client_key,
     }
 }

@@ -18,8 +18,8 @@ use crate::backoff::Backoff;
 use crate::component::SinkInstance;
 use crate::component::sink_instance::{Sink, SinkFactory};
 use crate::config::{ConnectorConfig, SinkSection};
-use crate::danube::Timeouts;
 use crate::danube::lag::LagProbe;
+use crate::danube::{Broker, Timeouts};
 use crate::runtime::control::Control;
 use buffer::DiskBuffer;
 use stall::StallSettings;
@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 pub use super::lifecycle::{Exit, Hosting};
 
 pub struct SinkRuntime {
-    url: String,
+    broker: Broker,
     sink: SinkSection,
     dead_letter_topic: Option<String>,
     /// The durable local buffer, when `[sink] buffer` asks for one.
@@ -118,7 +118,7 @@ impl SinkRuntime {
             None => None,
         };
         Ok(Self {
-            url: d.service_url.clone(),
+            broker: Broker::from_config(config),
             sink,
             buffer,
             stall,

@@ -94,7 +94,7 @@ impl SinkRuntime {
 
     // `&mut`: the runtime is Send but not Sync (it owns a wasm Store).
     async fn connect(&mut self) -> Result<Connection, DanubeError> {
-        let client = connection::connect(&self.url, self.timeouts).await?;
+        let client = connection::connect(&self.broker, self.timeouts).await?;
         let consumer_name = self
             .sink
             .consumer_name
@@ -126,7 +126,7 @@ impl SinkRuntime {
         });
         let consumers = ConsumerSet::subscribe(
             &client,
-            &self.url,
+            &self.broker,
             &self.sink,
             &consumer_name,
             self.timeouts,

@@ -17,9 +17,9 @@ use crate::capabilities::topics::TopicPartitions;
 use crate::component::SourceInstance;
 use crate::component::source_instance::{Source, SourceFactory};
 use crate::config::{ConnectorConfig, DispatchStrategy, SourceSection};
-use crate::danube::Timeouts;
 use crate::danube::lane::LaneSettings;
 use crate::danube::shared_client::SharedClient;
+use crate::danube::{Broker, Timeouts};
 use crate::runtime::control::Control;
 use inflight::InFlight;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ use std::time::Duration;
 pub use super::lifecycle::{Exit, Hosting};
 
 pub struct SourceRuntime {
-    url: String,
+    broker: Broker,
     source: SourceSection,
     dead_letter_topic: Option<String>,
     timeouts: Timeouts,
@@ -94,10 +94,10 @@ impl SourceRuntime {
             max: Duration::from_millis(d.reconnect_max_backoff_ms),
         };
         Self {
-            url: d.service_url.clone(),
+            broker: Broker::from_config(config),
             lanes: Arc::new(LaneSettings {
                 connector: config.connector.name.clone(),
-                client: SharedClient::new(d.service_url.clone(), timeouts),
+                client: SharedClient::new(Broker::from_config(config), timeouts),
                 timeouts,
                 reliable: source.dispatch_strategy == DispatchStrategy::Reliable,
                 backoff: reconnect,

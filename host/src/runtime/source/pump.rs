@@ -66,7 +66,7 @@ impl SourceRuntime {
     async fn reach_danube(&mut self, shutdown: &mut Shutdown) -> Result<(), Stop> {
         let mut failures = 0u32;
         loop {
-            match connection::connect(&self.url, self.timeouts).await {
+            match connection::connect(&self.broker, self.timeouts).await {
                 Ok(_) => {
                     self.life.status.set_connected(true);
                     return Ok(());
