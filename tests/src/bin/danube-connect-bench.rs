@@ -5,7 +5,8 @@
 //! * `e2e`: producer → broker → consumer, first a bare danube-client consumer acking every
 //!   message, then `danube-connect-host` running a component, in the same run; prints both
 //!   rates, their ratio and the host's memory. `--sink clickhouse` writes into a ClickHouse
-//!   server started for the run instead of an HTTP receiver.
+//!   server started for the run instead of an HTTP receiver; `--buffer` gives the host the
+//!   durable local buffer (`[sink.buffer] kind = "disk"`, in the run's temp dir).
 
 use danube_client::{DanubeClient, SubType};
 use danube_connect_tests::bench_args::{BoxError, arg, num};
@@ -23,7 +24,7 @@ async fn main() -> Result<(), BoxError> {
     match std::env::args().nth(1).as_deref() {
         Some("receiver") => receiver().await,
         Some("e2e") => e2e().await,
-        _ => Err("usage: danube-connect-bench receiver --addr ADDR | e2e [--messages N] [--producers K] [--payload-bytes B] [--component WASM] [--sink http|clickhouse] [--batch-size N] [--batch-timeout-ms MS] [--linger-ms MS] [--max-unacked N] [--max-ahead N] [--window N --admin-url URL] [--danube-url URL]".into()),
+        _ => Err("usage: danube-connect-bench receiver --addr ADDR | e2e [--messages N] [--producers K] [--payload-bytes B] [--component WASM] [--sink http|clickhouse] [--batch-size N] [--batch-timeout-ms MS] [--linger-ms MS] [--max-unacked N] [--max-ahead N] [--window N --admin-url URL] [--buffer] [--danube-url URL]".into()),
     }
 }
 
@@ -190,6 +191,11 @@ enum Target {
     ClickHouse(ClickHouse),
 }
 
+/// Whether `name` (a flag without a value) was given.
+fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
 impl Target {
     async fn start(sink: Sink) -> Self {
         match sink {
@@ -236,6 +242,17 @@ impl Target {
         }
     }
 
+    /// Requests (HTTP) or `INSERT`s (ClickHouse) that reached the target, and what they carried.
+    async fn requests(&self) -> (u64, u64) {
+        match self {
+            Target::Http { receiver, arrived } => (
+                receiver.requests().len() as u64,
+                arrived.load(Ordering::Relaxed),
+            ),
+            Target::ClickHouse(ch) => ch.inserts_into("`default`.`bench`").await,
+        }
+    }
+
     async fn arrived(&self) -> u64 {
         match self {
             Target::Http { arrived, .. } => arrived.load(Ordering::Relaxed),
@@ -263,17 +280,22 @@ async fn through_host(
     let target = Target::start(sink).await;
     // The pass-through component sends nothing: count what the host acknowledged instead.
     let at_target = !component.to_string_lossy().contains("passthrough");
-    let extra = format!(
+    let mut extra = format!(
         "[runtime]\nbatch_size = {batch}\nbatch_timeout_ms = {timeout}\nlinger_ms = {linger}\nmemory_limit_mb = 1024\n\n[capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n[config]\n{}",
         target.config(),
         batch = num("--batch-size", 500),
         linger = num("--linger-ms", 0),
         timeout = num("--batch-timeout-ms", 50),
     );
+    if flag("--buffer") {
+        // Relative to the connector file, which is in the host's temp dir.
+        extra.push_str("\n[sink.buffer]\nkind = \"disk\"\npath = \"bench.buffer.redb\"\n");
+    }
     let mut host = HostProcess::start(HostSpec::sink("bench", component, &topic, &extra), url);
     if !host.wait_ready(Duration::from_secs(60)).await {
         return Err(format!("host not ready:\n{}", host.log()).into());
     }
+    println!("host pid {}", host_pid(&host));
     widen_window(&topic, "bench-sub").await?;
     let metrics_url = format!("http://{}/metrics", host.metrics_addr);
     let processed = Arc::new(AtomicU64::new(0));
@@ -296,7 +318,7 @@ async fn through_host(
                 }
                 processed.store(done, Ordering::Relaxed);
                 if done >= n {
-                    return first.map(|f: Instant| f.elapsed());
+                    return (first.map(|f: Instant| f.elapsed()), target);
                 }
                 let tick = target.poll_interval(at_target);
                 tokio::time::sleep(Duration::from_millis(tick)).await;
@@ -304,9 +326,15 @@ async fn through_host(
         })
     };
     let publish_time = publish(client, &topic, n, producers, payload, processed.clone()).await?;
-    let elapsed = tokio::time::timeout(Duration::from_secs(600), watcher)
-        .await??
-        .ok_or("nothing processed")?;
+    let (elapsed, target) = tokio::time::timeout(Duration::from_secs(600), watcher).await??;
+    let elapsed = elapsed.ok_or("nothing processed")?;
+    if at_target {
+        let (requests, carried) = target.requests().await;
+        println!(
+            "{requests} requests to the target, {:.1} messages each",
+            carried as f64 / requests.max(1) as f64
+        );
+    }
     let memory = std::fs::read_to_string(format!("/proc/{}/status", host_pid(&host)))
         .unwrap_or_default()
         .lines()
@@ -373,8 +401,13 @@ async fn e2e() -> Result<(), BoxError> {
     )
     .await?;
     println!(
-        "host + {}: {:.0} msgs/s (publishers: {:.0} msgs/s); host memory at end: {memory}",
+        "host + {}{}: {:.0} msgs/s (publishers: {:.0} msgs/s); host memory at end: {memory}",
         component.display(),
+        if flag("--buffer") {
+            " + disk buffer"
+        } else {
+            ""
+        },
         hosted.rate,
         hosted.publish_rate
     );
