@@ -48,10 +48,14 @@ echo "whole process, cached: $(( ($(date +%s%N) - start) / 1000000 )) ms"
 echo "== end to end on the in-memory test broker: bare consumer vs host"
 "$BENCH" e2e --messages "${E2E_MESSAGES:-50000}" --producers 4 --component "$W/sink_http.wasm"
 "$BENCH" e2e --messages "${E2E_MESSAGES:-50000}" --producers 4 --component "$W/passthrough.wasm"
+echo "-- the HTTP sink again, with the durable local buffer ([sink.buffer] kind = \"disk\")"
+"$BENCH" e2e --messages "${E2E_MESSAGES:-50000}" --producers 4 --component "$W/sink_http.wasm" --buffer
 
 if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
   echo "== end to end on the broker at $DANUBE_SERVICE_URL"
   "$BENCH" e2e --danube-url "$DANUBE_SERVICE_URL" --messages "${E2E_REAL_MESSAGES:-20000}" --producers 4 --component "$W/sink_http.wasm"
+  echo "-- the same with the durable local buffer"
+  "$BENCH" e2e --danube-url "$DANUBE_SERVICE_URL" --messages "${E2E_REAL_MESSAGES:-20000}" --producers 4 --component "$W/sink_http.wasm" --buffer
 fi
 
 echo "== MQTT source: Mosquitto -> source_mqtt.wasm -> Danube vs a bare publisher, QoS 1, 256 B"
@@ -181,6 +185,8 @@ done
 "$BENCH" e2e --sink clickhouse --messages 100000 --payload-bytes 1024 --producers 4 \
   --max-unacked 20000 --max-ahead 20000 --batch-size 10000 --batch-timeout-ms 1000 --linger-ms 200
 if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
-  "$BENCH" e2e --sink clickhouse --danube-url "$DANUBE_SERVICE_URL" --messages 20000 --payload-bytes 1024 \
-    --producers 4 --batch-size 10000 --batch-timeout-ms 1000
+  for buffer in "" --buffer; do
+    "$BENCH" e2e --sink clickhouse --danube-url "$DANUBE_SERVICE_URL" --messages 20000 --payload-bytes 1024 \
+      --producers 4 --batch-size 10000 --batch-timeout-ms 1000 $buffer
+  done
 fi
