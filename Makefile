@@ -19,8 +19,8 @@ all: build
 
 ## Tools the build needs on a fresh Debian machine: protoc (danube-core), Mosquitto and
 ## ClickHouse (the MQTT source's and the ClickHouse sink's tests start their own), openssl
-## (certificates for the MQTT TLS test) and the wasm target.
-APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients) $(if $(wildcard /usr/sbin/clickhouse-server),,clickhouse-server) $(if $(shell command -v openssl),,openssl)
+## (certificates for the TLS tests), tinyproxy (the HTTP proxy test) and the wasm target.
+APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients) $(if $(wildcard /usr/sbin/clickhouse-server),,clickhouse-server) $(if $(shell command -v openssl),,openssl) $(if $(shell command -v tinyproxy),,tinyproxy)
 
 deps:
 	@if [ -n "$(strip $(APT_NEEDS))" ]; then \

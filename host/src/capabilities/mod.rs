@@ -18,6 +18,7 @@ pub mod log;
 pub mod metrics;
 pub mod mqtt;
 pub mod state;
+pub mod tls;
 pub mod topics;
 pub mod wasi;
 

@@ -1,5 +1,6 @@
-//! The TLS client configuration for `mqtts` brokers, built once per connector from the
-//! grant's files: the certificates are the operator's, never the connector's.
+//! TLS client configurations for the capabilities that reach out (HTTPS endpoints, `mqtts`
+//! brokers), built once per connector from the grant's files: the certificates are the
+//! operator's, never the connector's.
 
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
@@ -21,23 +22,34 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
+/// Which certificate authorities a client trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Roots {
+    /// The public web's (Mozilla's set), plus the grant's CA file if any.
+    PublicAndFile,
+    /// The grant's CA file alone when there is one, else the public web's.
+    FileOrPublic,
+}
+
 pub fn client_config(
     ca_file: Option<&Path>,
+    roots: Roots,
     client_cert: Option<(&Path, &Path)>,
 ) -> Result<Arc<rustls::ClientConfig>, TlsError> {
-    let mut roots = RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let certs = read_certs(path)?;
-            let (added, _) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(TlsError::Empty {
-                    path: path.display().to_string(),
-                });
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    let mut store = RootCertStore::empty();
+    if ca_file.is_none() || roots == Roots::PublicAndFile {
+        store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     }
+    if let Some(path) = ca_file {
+        let certs = read_certs(path)?;
+        let (added, _) = store.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(TlsError::Empty {
+                path: path.display().to_string(),
+            });
+        }
+    }
+    let roots = store;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

@@ -10,8 +10,6 @@ use axum::response::Response;
 use hyper::server::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -108,21 +106,9 @@ impl Security {
 }
 
 fn acceptor(files: &ServerTls) -> Result<TlsAcceptor, BrokerError> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| BrokerError::Tls(format!("{what}: {e}"));
-    let certs = CertificateDer::pem_file_iter(&files.cert)
-        .map_err(|e| fail("reading the certificate", &e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| fail("reading the certificate", &e))?;
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| fail("reading the key", &e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| fail("protocol versions", &e))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| fail("the certificate and key", &e))?;
     // gRPC speaks HTTP/2 only.
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    let config = crate::harness::certificates::server_config(&files.cert, &files.key, &[b"h2"])
+        .map_err(BrokerError::Tls)?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

@@ -17,6 +17,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod receiver;
 mod server_process;
+pub mod tinyproxy;
 
 pub use admin::{AdminReply, View};
 pub use danube::{Danube, unique_topic};

@@ -72,6 +72,7 @@ struct Inner {
 pub struct Receiver {
     inner: Arc<Inner>,
     pub addr: SocketAddr,
+    scheme: &'static str,
 }
 
 impl Receiver {
@@ -94,11 +95,53 @@ impl Receiver {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { inner, addr }
+        Self {
+            inner,
+            addr,
+            scheme: "http",
+        }
+    }
+
+    /// An HTTPS receiver answering 200, with the certificate and key at these PEM files.
+    pub async fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Self {
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+        use hyper_util::server::conn::auto;
+        use hyper_util::service::TowerToHyperService;
+        let config = super::certificates::server_config(cert, key, &[b"http/1.1"])
+            .expect("receiver certificate");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let inner = Arc::new(Inner {
+            received: Mutex::new(Vec::new()),
+            script: Box::new(|_, _| Reply::ok()),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
+        let addr = listener.local_addr().expect("receiver addr");
+        let app = Router::new().fallback(record).with_state(inner.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    // A client refusing the certificate ends the handshake: nothing to serve.
+                    if let Ok(tls) = acceptor.accept(tcp).await {
+                        let service = TowerToHyperService::new(app);
+                        let _ = auto::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(tls), service)
+                            .await;
+                    }
+                });
+            }
+        });
+        Self {
+            inner,
+            addr,
+            scheme: "https",
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}://{}{}", self.scheme, self.addr, path)
     }
 
     pub fn requests(&self) -> Vec<Received> {

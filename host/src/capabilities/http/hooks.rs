@@ -63,6 +63,13 @@ fn bounded(asked: Option<Duration>, ceiling: Duration) -> Duration {
 fn classify(e: hyper_util::client::legacy::Error) -> Error {
     if e.is_connect() {
         let text = format!("{e:?}");
+        // TLS runs inside the connector: name a refused certificate rather than "unavailable".
+        if text.contains("InvalidCertificate") || text.contains("invalid peer certificate") {
+            return Error::TlsCertificateError;
+        }
+        if text.contains("AlertReceived") || text.contains("HandshakeFailure") {
+            return Error::TlsProtocolError;
+        }
         if text.contains("ConnectionRefused") {
             return Error::ConnectionRefused;
         }

@@ -4,13 +4,17 @@
 
 mod client;
 mod hooks;
+mod proxy;
 
 pub use super::allowed_hosts::{AllowList, HostPattern};
 pub use client::PooledClient;
 pub use hooks::HttpCapability;
+pub use proxy::ProxySetting;
 
+use super::tls::{self, Roots};
 use super::{Capability, CapabilityHost, ConnectorContext, GrantKeyError, Granting};
 use serde::Deserialize;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::Linker;
@@ -28,6 +32,30 @@ pub struct HttpGrant {
     /// Idle keep-alive connections kept per host.
     #[serde(default = "default_pool")]
     pub max_idle_per_host: usize,
+    /// PEM file of a CA trusted for HTTPS endpoints, beside the public web's.
+    pub ca_file: Option<PathBuf>,
+    /// PEM certificate and key the host presents to HTTPS endpoints (mutual TLS).
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+    /// `http://host:port` of a proxy for every request; `"none"` for none. Absent: the
+    /// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` environment.
+    pub proxy: Option<String>,
+    /// Hosts reached without the `proxy` (comma-separated, as `NO_PROXY`).
+    #[serde(default)]
+    pub no_proxy: String,
+}
+
+impl HttpGrant {
+    fn proxy_setting(&self) -> ProxySetting {
+        match self.proxy.as_deref() {
+            None => ProxySetting::FromEnvironment,
+            Some("none") => ProxySetting::Off,
+            Some(url) => ProxySetting::Explicit {
+                url: url.to_owned(),
+                no_proxy: self.no_proxy.clone(),
+            },
+        }
+    }
 }
 
 fn default_timeout() -> u64 {
@@ -65,6 +93,23 @@ impl Capability for Http {
             HostPattern::parse(p)
                 .map_err(|m| GrantKeyError::new(format!("allowed_hosts[{i}]"), m))?;
         }
+        if grant.client_cert_file.is_some() != grant.client_key_file.is_some() {
+            return Err(GrantKeyError::new(
+                "client_key_file",
+                "client_cert_file and client_key_file go together",
+            ));
+        }
+        if let Some(proxy) = grant.proxy.as_deref()
+            && proxy != "none"
+            && proxy
+                .parse::<http::Uri>()
+                .map_or(true, |u| u.host().is_none())
+        {
+            return Err(GrantKeyError::new(
+                "proxy",
+                format!("expected http://host:port or \"none\", got \"{proxy}\""),
+            ));
+        }
         Ok(())
     }
 
@@ -79,10 +124,24 @@ impl Capability for Http {
 
     fn open(grant: Option<&HttpGrant>, connector: &ConnectorContext) -> anyhow::Result<HttpShared> {
         let granted = match grant {
-            Some(g) => Some((
-                AllowList::parse(&g.allowed_hosts).map_err(anyhow::Error::msg)?,
-                PooledClient::new(Duration::from_millis(g.timeout_ms), g.max_idle_per_host),
-            )),
+            Some(g) => {
+                let ca = g.ca_file.as_deref().map(|p| connector.resolve(p));
+                let cert = g.client_cert_file.as_deref().map(|p| connector.resolve(p));
+                let key = g.client_key_file.as_deref().map(|p| connector.resolve(p));
+                let pair = cert.as_deref().zip(key.as_deref());
+                let tls = tls::client_config(ca.as_deref(), Roots::PublicAndFile, pair)
+                    .map_err(|e| anyhow::anyhow!("capabilities.http: {e}"))?;
+                let client = PooledClient::new(
+                    Duration::from_millis(g.timeout_ms),
+                    g.max_idle_per_host,
+                    tls,
+                    &g.proxy_setting(),
+                );
+                Some((
+                    AllowList::parse(&g.allowed_hosts).map_err(anyhow::Error::msg)?,
+                    client,
+                ))
+            }
             None => None,
         };
         Ok(HttpShared {

@@ -10,17 +10,17 @@ mod grant;
 mod host;
 mod options;
 mod session;
-mod tls;
 mod v311;
 mod v5;
 
+pub use super::tls::TlsError;
 pub use grant::MqttGrant;
 pub use host::{MqttCapability, MqttClient};
 pub use options::{ConnectSpec, Protocol};
 pub use session::{Delivery, Session};
-pub use tls::TlsError;
 
 use super::allowed_hosts::{AllowList, MQTT_SCHEMES};
+use super::tls::{self, Roots};
 use super::{Capability, CapabilityHost, ConnectorContext, GrantKeyError, Granting};
 use options::Broker;
 use std::path::Path;
@@ -108,7 +108,7 @@ impl MqttAccess {
             let key = grant.client_key_file.as_deref().map(&resolve);
             let pair = cert.as_deref().zip(key.as_deref());
             Some(
-                tls::client_config(ca.as_deref(), pair)
+                tls::client_config(ca.as_deref(), Roots::FileOrPublic, pair)
                     .map_err(|e| format!("capabilities.mqtt: {e}"))?,
             )
         } else {
