@@ -52,6 +52,19 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct ValidateArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Check every connector of this host file instead of one `--config`.
+    #[arg(long, conflicts_with = "config")]
+    host_file: Option<PathBuf>,
+    /// Do not call the connector's `open` (which may reach its external system): the files,
+    /// the component, its world and its grants are still checked.
+    #[arg(long)]
+    offline: bool,
+}
+
+#[derive(Args)]
 struct HostArgs {
     /// The host file listing the connectors to run.
     host_file: PathBuf,
@@ -93,9 +106,11 @@ enum Command {
         cache: CacheArgs,
     },
     /// Load the config and component, check grants, call `open` and `close`; touches no Danube topic.
-    Validate(RunArgs),
+    Validate(ValidateArgs),
     /// Measure a sink component's own ceiling with synthetic batches, without Danube.
     Bench(BenchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Args)]
@@ -168,6 +183,14 @@ fn main() -> ExitCode {
             Some(Command::Inspect { component, cache }) => inspect_cmd(&component, &cache),
             Some(Command::Validate(args)) => validate(args).await,
             Some(Command::Bench(args)) => bench_cmd(args).await,
+            Some(Command::Completions { shell }) => {
+                let mut command = <Cli as clap::CommandFactory>::command();
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut command, "danube-connect-host", &mut script);
+                // A reader that stops early (`| head`) is no error of ours.
+                let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
+                Ok(ExitCode::SUCCESS)
+            }
         }
     });
     match result {
@@ -329,27 +352,69 @@ fn inspect_cmd(component: &Path, cache: &CacheArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn validate(args: RunArgs) -> Result<ExitCode> {
-    let config = load_config(args.config.as_deref())?;
-    init_logging(&config.log.level, config.log.format);
-    let host = Host::new(args.cache.dir(), 1)?;
-    let path = component_path(args.component.as_deref(), &config)?;
+async fn validate(args: ValidateArgs) -> Result<ExitCode> {
+    let run = args.run;
+    let (connectors, level, format) = match &args.host_file {
+        Some(path) => {
+            let file = config::load_host_file(path)?;
+            let connectors: Vec<(ConnectorConfig, Option<PathBuf>)> = file
+                .connectors
+                .into_iter()
+                .map(|c| (c.config, c.component))
+                .collect();
+            (connectors, file.log.level, file.log.format)
+        }
+        None => {
+            let config = load_config(run.config.as_deref())?;
+            let (level, format) = (config.log.level.clone(), config.log.format);
+            (vec![(config, run.component.clone())], level, format)
+        }
+    };
+    init_logging(&level, format);
+    let host = Host::new(run.cache.dir(), connectors.len())?;
+    for (config, component) in &connectors {
+        validate_one(&host, config, component.as_deref(), args.offline)
+            .await
+            .with_context(|| {
+                format!(
+                    "connector `{}` ({})",
+                    config.connector.name,
+                    config.path.display()
+                )
+            })?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Load, link and check one connector; unless `offline`, also call its `open` and `close`.
+async fn validate_one(
+    host: &Host,
+    config: &ConnectorConfig,
+    component: Option<&Path>,
+    offline: bool,
+) -> Result<()> {
+    let path = component_path(component, config)?;
     let loaded = host.load(&path)?;
-    let settings = host.instance_settings(&config)?;
+    let settings = host.instance_settings(config)?;
     let started = std::time::Instant::now();
     match &config.pipeline {
         Pipeline::Source(_) => {
-            let factory = host.factory::<Source>(&config, &loaded, &settings)?;
-            open_and_close(SourceInstance::new(factory)).await?;
+            let factory = host.factory::<Source>(config, &loaded, &settings)?;
+            if !offline {
+                open_and_close(SourceInstance::new(factory)).await?;
+            }
         }
         Pipeline::Sink(_) => {
-            let factory = host.factory::<Sink>(&config, &loaded, &settings)?;
-            open_and_close(SinkInstance::new(factory)).await?;
+            let factory = host.factory::<Sink>(config, &loaded, &settings)?;
+            if !offline {
+                open_and_close(SinkInstance::new(factory)).await?;
+            }
         }
     }
     let open_time = started.elapsed();
+    let verb = if offline { "links" } else { "opens" };
     println!(
-        "ok: {} ({}) opens with {}",
+        "ok: {} ({}) {verb} with {}",
         path.display(),
         loaded.role.world(),
         config.path.display()
@@ -358,12 +423,17 @@ async fn validate(args: RunArgs) -> Result<ExitCode> {
         Origin::Cache => "loaded from the compiled-component cache",
         Origin::Compiled => "compiled",
     };
+    let what = if offline {
+        "linked"
+    } else {
+        "instantiated and opened"
+    };
     println!(
-        "component {origin} in {:.1} ms; instantiated and opened in {:.1} ms",
+        "component {origin} in {:.1} ms; {what} in {:.1} ms",
         loaded.load_time.as_secs_f64() * 1e3,
         open_time.as_secs_f64() * 1e3
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 async fn open_and_close<R: RoleExports>(mut instance: Instance<R>) -> Result<()> {

@@ -196,3 +196,92 @@ async fn json_logs_and_rust_log_from_the_environment() {
         "RUST_LOG asked for debug lines\n{log}"
     );
 }
+
+/// `validate --offline` checks files, component and grants without calling `open`, so a
+/// connector whose external system is not there (ClickHouse here) still validates; a host
+/// file is checked connector by connector.
+#[test]
+fn validate_offline_and_host_files() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let examples = paths::target_dir().join("../examples");
+    let clickhouse = examples.join("sink-clickhouse/connector.toml");
+    let component = paths::component("sink_clickhouse");
+    let out = Command::new(paths::host_bin())
+        .args(["validate", "--offline", "--config"])
+        .arg(&clickhouse)
+        .arg("--component")
+        .arg(&component)
+        .arg("--cache-dir")
+        .arg(paths::target_dir().join("test-component-cache"))
+        .env("CLICKHOUSE_PASSWORD", "unused")
+        .output()
+        .expect("run host");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("links with"),
+        "{stdout}\n{}",
+        stderr(&out)
+    );
+
+    let host_file = examples.join("multi-connector/host.toml");
+    let out = host(
+        &[
+            "validate",
+            "--offline",
+            "--host-file",
+            host_file.to_str().unwrap_or_default(),
+        ],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", stderr(&out));
+    assert!(
+        stdout.contains("orders.toml") && stdout.contains("audit.toml"),
+        "{stdout}"
+    );
+
+    // One connector of a host file asks for a capability its grant lacks: named, exit 78.
+    std::fs::write(
+        dir.path().join("c.toml"),
+        GOOD.replace(
+            "[capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n",
+            "",
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("host.toml"),
+        format!(
+            "[[connector]]\nconfig = \"c.toml\"\ncomponent = \"{}\"\n",
+            paths::component("sink_http").display()
+        ),
+    )
+    .expect("write");
+    let out = host(
+        &["validate", "--offline", "--host-file", "host.toml"],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("capabilities.http") && err.contains("c.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn shell_completions_know_the_subcommands() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::new(paths::host_bin())
+            .args(["completions", shell])
+            .current_dir(dir.path())
+            .output()
+            .expect("run host");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        for word in ["validate", "inspect", "offline", "host-file"] {
+            assert!(script.contains(word), "{shell} completions lack {word}");
+        }
+    }
+}
