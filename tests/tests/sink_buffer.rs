@@ -10,13 +10,12 @@
 use danube_client::Producer;
 use danube_connect_tests::harness::danube::publish_numbered;
 use danube_connect_tests::harness::http::{self, metric_sum};
-use danube_connect_tests::harness::receiver::{Reply, numbers};
+use danube_connect_tests::harness::receiver::numbers;
 use danube_connect_tests::harness::{
     Danube, HostProcess, HostSpec, Pipeline, Receiver, eventually, paths, unique_topic,
 };
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Most messages published ahead of what the host has taken, on a real broker.
@@ -58,21 +57,6 @@ async fn publish_burst(
         next = end;
     }
     next
-}
-
-/// A receiver that answers 503 while `down` is set.
-async fn switchable() -> (Receiver, Arc<AtomicBool>) {
-    let down = Arc::new(AtomicBool::new(true));
-    let flag = down.clone();
-    let receiver = Receiver::scripted(move |_, _| {
-        if flag.load(Ordering::SeqCst) {
-            Reply::status(503)
-        } else {
-            Reply::ok()
-        }
-    })
-    .await;
-    (receiver, down)
 }
 
 fn config(receiver: &Receiver, buffer: &str) -> String {
@@ -123,7 +107,7 @@ async fn wait_all(receiver: &Receiver, n: u64, host: &HostProcess) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_is_absorbed_and_batches_outgrow_the_broker_window() {
     const N: u64 = 2_000;
-    let (receiver, down) = switchable().await;
+    let (receiver, down) = Receiver::switchable().await;
     let p = Pipeline::start("buffered", "sink_http", &config(&receiver, "")).await;
     let real_broker = p.danube.test_broker().is_none();
     // A burst while the endpoint is down: the host keeps taking it from Danube.
@@ -158,7 +142,7 @@ async fn an_outage_is_absorbed_and_batches_outgrow_the_broker_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_with_a_full_buffer_loses_nothing() {
     const N: u64 = 3_000;
-    let (receiver, down) = switchable().await;
+    let (receiver, down) = Receiver::switchable().await;
     let Pipeline {
         danube,
         producer,
@@ -196,7 +180,7 @@ async fn kill_9_with_a_full_buffer_loses_nothing() {
 async fn a_full_buffer_pushes_back_and_never_grows_past_its_bound() {
     const N: u64 = 1_000;
     const MAX_BYTES: f64 = 65_536.0;
-    let (receiver, down) = switchable().await;
+    let (receiver, down) = Receiver::switchable().await;
     let Pipeline {
         danube,
         producer,

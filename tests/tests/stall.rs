@@ -7,31 +7,14 @@
 use danube_client::Producer;
 use danube_connect_tests::broker::{BrokerOptions, LagLimit, OnLag};
 use danube_connect_tests::harness::http::metric_sum;
-use danube_connect_tests::harness::receiver::Reply;
 use danube_connect_tests::harness::{
     Danube, HostProcess, HostSpec, Pipeline, Receiver, eventually, paths, unique_topic,
 };
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const N: u64 = 2_000;
-
-/// A receiver answering 503 while `down` is set.
-async fn switchable() -> (Receiver, Arc<AtomicBool>) {
-    let down = Arc::new(AtomicBool::new(true));
-    let flag = down.clone();
-    let receiver = Receiver::scripted(move |_, _| {
-        if flag.load(Ordering::SeqCst) {
-            Reply::status(503)
-        } else {
-            Reply::ok()
-        }
-    })
-    .await;
-    (receiver, down)
-}
 
 /// The test broker with a lag limit; `None` against a real broker, whose lag behaviour a test
 /// cannot set.
@@ -92,7 +75,7 @@ async fn a_stalled_subscription_is_reported_and_not_ready() {
     let Some(danube) = lagging_broker(OnLag::Stall).await else {
         return;
     };
-    let (receiver, down) = switchable().await;
+    let (receiver, down) = Receiver::switchable().await;
     let spec = spec(&danube, "stalls", &receiver, "");
     let p = Pipeline::launch(danube, spec, &[]).await;
     publish_steadily(&p.producer).await;
@@ -150,7 +133,7 @@ async fn the_same_outage_through_the_buffer_delivers_everything() {
         ..BrokerOptions::default()
     })
     .await;
-    let (receiver, down) = switchable().await;
+    let (receiver, down) = Receiver::switchable().await;
     let buffer = "[sink.buffer]\nkind = \"disk\"\n";
     let spec = spec(&danube, "unstalled", &receiver, buffer);
     let p = Pipeline::launch(danube, spec, &[]).await;
@@ -180,7 +163,7 @@ async fn offsets_the_broker_skipped_are_named_and_counted() {
     let Some(danube) = lagging_broker(OnLag::Skip).await else {
         return;
     };
-    let (receiver, down) = switchable().await;
+    let (receiver, down) = Receiver::switchable().await;
     let spec = spec(&danube, "skips", &receiver, "");
     let p = Pipeline::launch(danube, spec, &[]).await;
     publish_steadily(&p.producer).await;

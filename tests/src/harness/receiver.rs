@@ -75,6 +75,20 @@ pub struct Receiver {
     scheme: &'static str,
 }
 
+/// A receiver's state, a bound loopback listener and the app recording into that state.
+async fn serving(script: Box<Script>) -> (Arc<Inner>, tokio::net::TcpListener, SocketAddr, Router) {
+    let inner = Arc::new(Inner {
+        received: Mutex::new(Vec::new()),
+        script,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind receiver");
+    let addr = listener.local_addr().expect("receiver addr");
+    let app = Router::new().fallback(record).with_state(inner.clone());
+    (inner, listener, addr, app)
+}
+
 impl Receiver {
     /// Answers 200 to everything.
     pub async fn start() -> Self {
@@ -83,15 +97,7 @@ impl Receiver {
 
     /// `script(request_number, body)` decides each answer (request numbers start at 0).
     pub async fn scripted(script: impl Fn(usize, &[u8]) -> Reply + Send + Sync + 'static) -> Self {
-        let inner = Arc::new(Inner {
-            received: Mutex::new(Vec::new()),
-            script: Box::new(script),
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind receiver");
-        let addr = listener.local_addr().expect("receiver addr");
-        let app = Router::new().fallback(record).with_state(inner.clone());
+        let (inner, listener, addr, app) = serving(Box::new(script)).await;
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -102,6 +108,23 @@ impl Receiver {
         }
     }
 
+    /// A receiver that answers 503 while the returned flag is set (it starts set): an
+    /// endpoint that is down, then back.
+    pub async fn switchable() -> (Self, Arc<std::sync::atomic::AtomicBool>) {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let down = Arc::new(AtomicBool::new(true));
+        let flag = down.clone();
+        let receiver = Self::scripted(move |_, _| {
+            if flag.load(Ordering::SeqCst) {
+                Reply::status(503)
+            } else {
+                Reply::ok()
+            }
+        })
+        .await;
+        (receiver, down)
+    }
+
     /// An HTTPS receiver answering 200, with the certificate and key at these PEM files.
     pub async fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Self {
         use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -110,15 +133,7 @@ impl Receiver {
         let config = super::certificates::server_config(cert, key, &[b"http/1.1"])
             .expect("receiver certificate");
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let inner = Arc::new(Inner {
-            received: Mutex::new(Vec::new()),
-            script: Box::new(|_, _| Reply::ok()),
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind receiver");
-        let addr = listener.local_addr().expect("receiver addr");
-        let app = Router::new().fallback(record).with_state(inner.clone());
+        let (inner, listener, addr, app) = serving(Box::new(|_, _| Reply::ok())).await;
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let (acceptor, app) = (acceptor.clone(), app.clone());
