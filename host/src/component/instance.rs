@@ -42,6 +42,50 @@ pub trait RoleExports: Send + Sync + 'static {
     ) -> impl Future<Output = wasmtime::Result<Result<(), GuestError>>> + Send + 'a;
 }
 
+/// Implements [`RoleExports`] for a role's marker type from the role's bindings module in
+/// `crate::wit`: the two roles differ only in which exports they name.
+macro_rules! role_exports {
+    ($marker:ty, $exports:ident, $role:expr) => {
+        impl $crate::component::instance::RoleExports for $marker {
+            type Indices = $crate::wit::$exports::GuestIndices;
+            type Guest = $crate::wit::$exports::Guest;
+            const ROLE: $crate::role::Role = $role;
+
+            fn indices(
+                pre: &wasmtime::component::InstancePre<$crate::component::store::GuestState>,
+            ) -> wasmtime::Result<Self::Indices> {
+                $crate::wit::$exports::GuestIndices::new(pre)
+            }
+
+            fn load(
+                indices: &Self::Indices,
+                store: &mut wasmtime::Store<$crate::component::store::GuestState>,
+                instance: &wasmtime::component::Instance,
+            ) -> wasmtime::Result<Self::Guest> {
+                indices.load(store, instance)
+            }
+
+            fn open<'a>(
+                guest: &'a Self::Guest,
+                store: &'a mut wasmtime::Store<$crate::component::store::GuestState>,
+                config: &'a str,
+            ) -> impl Future<Output = wasmtime::Result<Result<(), $crate::wit::GuestError>>> + Send + 'a
+            {
+                guest.call_open(store, config)
+            }
+
+            fn close<'a>(
+                guest: &'a Self::Guest,
+                store: &'a mut wasmtime::Store<$crate::component::store::GuestState>,
+            ) -> impl Future<Output = wasmtime::Result<Result<(), $crate::wit::GuestError>>> + Send + 'a
+            {
+                guest.call_close(store)
+            }
+        }
+    };
+}
+pub(super) use role_exports;
+
 /// What every instance of a connector is given: its config, capabilities and limits.
 #[derive(Clone)]
 pub struct InstanceSettings {

@@ -1,11 +1,8 @@
 //! The sink role: `process` a batch of Danube messages.
 
-use super::instance::{Factory, Instance, RoleExports, guarded};
-use super::store::GuestState;
+use super::instance::{Factory, Instance, guarded};
 use crate::role::Role;
-use crate::wit::{BatchError, GuestError, Message, sink};
-use wasmtime::Store;
-use wasmtime::component::{Instance as WasmInstance, InstancePre};
+use crate::wit::{BatchError, Message};
 
 pub use super::instance::{GuestFailure, InstanceSettings, TrapKind};
 
@@ -14,38 +11,7 @@ pub struct Sink;
 pub type SinkFactory = Factory<Sink>;
 pub type SinkInstance = Instance<Sink>;
 
-impl RoleExports for Sink {
-    type Indices = sink::GuestIndices;
-    type Guest = sink::Guest;
-    const ROLE: Role = Role::Sink;
-
-    fn indices(pre: &InstancePre<GuestState>) -> wasmtime::Result<Self::Indices> {
-        sink::GuestIndices::new(pre)
-    }
-
-    fn load(
-        indices: &Self::Indices,
-        store: &mut Store<GuestState>,
-        instance: &WasmInstance,
-    ) -> wasmtime::Result<Self::Guest> {
-        indices.load(store, instance)
-    }
-
-    fn open<'a>(
-        guest: &'a Self::Guest,
-        store: &'a mut Store<GuestState>,
-        config: &'a str,
-    ) -> impl Future<Output = wasmtime::Result<Result<(), GuestError>>> + Send + 'a {
-        guest.call_open(store, config)
-    }
-
-    fn close<'a>(
-        guest: &'a Self::Guest,
-        store: &'a mut Store<GuestState>,
-    ) -> impl Future<Output = wasmtime::Result<Result<(), GuestError>>> + Send + 'a {
-        guest.call_close(store)
-    }
-}
+super::instance::role_exports!(Sink, sink, Role::Sink);
 
 impl SinkInstance {
     /// Hand a batch to the guest. A trap drops the instance; the next call starts a fresh one.

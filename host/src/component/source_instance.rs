@@ -1,11 +1,8 @@
 //! The source role: `poll` for records, `commit` the positions Danube persisted.
 
-use super::instance::{Factory, Instance, RoleExports, guarded};
-use super::store::GuestState;
+use super::instance::{Factory, Instance, guarded};
 use crate::role::Role;
-use crate::wit::{GuestError, Position, Record, source};
-use wasmtime::Store;
-use wasmtime::component::{Instance as WasmInstance, InstancePre};
+use crate::wit::{GuestError, Position, Record};
 
 pub use super::instance::GuestFailure;
 
@@ -14,38 +11,7 @@ pub struct Source;
 pub type SourceFactory = Factory<Source>;
 pub type SourceInstance = Instance<Source>;
 
-impl RoleExports for Source {
-    type Indices = source::GuestIndices;
-    type Guest = source::Guest;
-    const ROLE: Role = Role::Source;
-
-    fn indices(pre: &InstancePre<GuestState>) -> wasmtime::Result<Self::Indices> {
-        source::GuestIndices::new(pre)
-    }
-
-    fn load(
-        indices: &Self::Indices,
-        store: &mut Store<GuestState>,
-        instance: &WasmInstance,
-    ) -> wasmtime::Result<Self::Guest> {
-        indices.load(store, instance)
-    }
-
-    fn open<'a>(
-        guest: &'a Self::Guest,
-        store: &'a mut Store<GuestState>,
-        config: &'a str,
-    ) -> impl Future<Output = wasmtime::Result<Result<(), GuestError>>> + Send + 'a {
-        guest.call_open(store, config)
-    }
-
-    fn close<'a>(
-        guest: &'a Self::Guest,
-        store: &'a mut Store<GuestState>,
-    ) -> impl Future<Output = wasmtime::Result<Result<(), GuestError>>> + Send + 'a {
-        guest.call_close(store)
-    }
-}
+super::instance::role_exports!(Source, source, Role::Source);
 
 impl SourceInstance {
     /// Up to `max` records, the guest waiting at most `timeout_ms` for the first one.
