@@ -56,7 +56,11 @@ lint: deps
 fmt:
 	$(CARGO) fmt --all
 
-demo: build
+## The demo builds only what it runs: the HTTP sink component, the host and the demo itself.
+demo: deps
+	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 -p sink-http
+	$(CARGO) build -j$(JOBS) -p danube-connect-host -p danube-connect-tests \
+	  --bin danube-connect-host --bin danube-connect-demo
 	$(CARGO) run -q -j$(JOBS) -p danube-connect-tests --bin danube-connect-demo -- \
 	  --host target/debug/danube-connect-host --component $(WASM_DIR)/sink_http.wasm
 
