@@ -13,7 +13,7 @@ NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-s
 WASM_DIR   := target/wasm32-wasip2/guest
 export DANUBE_CONNECT_CACHE_DIR ?= $(CURDIR)/target/component-cache
 
-.PHONY: all build guests host deps test unit e2e lint fmt demo bench clean image
+.PHONY: all build guests host deps demo-deps apt-install test unit e2e lint fmt demo bench clean image
 
 all: build
 
@@ -23,11 +23,19 @@ all: build
 APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients) $(if $(wildcard /usr/sbin/clickhouse-server),,clickhouse-server) $(if $(shell command -v openssl),,openssl) $(if $(shell command -v tinyproxy),,tinyproxy)
 
 deps:
-	@if [ -n "$(strip $(APT_NEEDS))" ]; then \
-	  echo "installing $(strip $(APT_NEEDS))"; \
-	  SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(APT_NEEDS) >/dev/null; fi
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(strip $(APT_NEEDS))"
 	@rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip2$$' || rustup target add wasm32-wasip2
+
+## What the demo needs: protoc and the wasm target, no test servers.
+demo-deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(if $(shell command -v protoc),,protobuf-compiler)"
+	@rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip2$$' || rustup target add wasm32-wasip2
+
+apt-install:
+	@if [ -n "$(PACKAGES)" ]; then \
+	  echo "installing $(PACKAGES)"; \
+	  SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(PACKAGES) >/dev/null; fi
 
 guests: deps polyglot
 	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 -p sink-http --features sink-http/build-marker
@@ -57,7 +65,7 @@ fmt:
 	$(CARGO) fmt --all
 
 ## The demo builds only what it runs: the HTTP sink component, the host and the demo itself.
-demo: deps
+demo: demo-deps
 	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 -p sink-http
 	$(CARGO) build -j$(JOBS) -p danube-connect-host -p danube-connect-tests \
 	  --bin danube-connect-host --bin danube-connect-demo
