@@ -7,7 +7,7 @@ use danube_connect_tests::harness::certificates::{self, Certificates};
 use danube_connect_tests::harness::danube::publish_numbered;
 use danube_connect_tests::harness::receiver::Reply;
 use danube_connect_tests::harness::{
-    Danube, HostProcess, HostSpec, Pipeline, Receiver, eventually, paths, unique_topic,
+    Danube, HostProcess, HostSpec, Pipeline, Receiver, eventually,
 };
 use std::time::Duration;
 
@@ -34,17 +34,7 @@ async fn secured_broker(dir: &std::path::Path) -> Option<(Danube, Certificates)>
 }
 
 fn spec(name: &str, receiver: &Receiver, danube_keys: String) -> HostSpec {
-    let extra = format!(
-        "[capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n\
-         [config]\nurl = \"{}\"\nbody = \"json_array\"\n",
-        receiver.url("/hook")
-    );
-    let mut spec = HostSpec::sink(
-        name,
-        paths::component("sink_http"),
-        &unique_topic(name),
-        &extra,
-    );
+    let mut spec = HostSpec::http_sink(name, &receiver.url("/hook"), "");
     spec.danube_keys = danube_keys;
     spec
 }

@@ -8,7 +8,7 @@ use danube_client::Producer;
 use danube_connect_tests::broker::{BrokerOptions, LagLimit, OnLag};
 use danube_connect_tests::harness::http::metric_sum;
 use danube_connect_tests::harness::{
-    Danube, HostProcess, HostSpec, Pipeline, Receiver, eventually, paths, unique_topic,
+    Danube, HostProcess, HostSpec, Pipeline, Receiver, eventually,
 };
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -34,19 +34,10 @@ async fn lagging_broker(then: OnLag) -> Option<Danube> {
 /// The connector's file: retries that outlast the outage, stall detection after 1 s through
 /// the broker's metrics (when known), `sink_extra` tables, the HTTP sink.
 fn spec(danube: &Danube, name: &str, receiver: &Receiver, sink_extra: &str) -> HostSpec {
-    let extra = format!(
-        "[runtime]\nmax_retries = 1000000\nretry_backoff_ms = 50\nmax_backoff_ms = 200\n\n\
-         {sink_extra}\n\
-         [capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n\
-         [config]\nurl = \"{}\"\nbody = \"json_array\"\n",
-        receiver.url("/hook")
+    let tables = format!(
+        "[runtime]\nmax_retries = 1000000\nretry_backoff_ms = 50\nmax_backoff_ms = 200\n\n{sink_extra}"
     );
-    let mut spec = HostSpec::sink(
-        name,
-        paths::component("sink_http"),
-        &unique_topic(name),
-        &extra,
-    );
+    let mut spec = HostSpec::http_sink(name, &receiver.url("/hook"), &tables);
     spec.sink_keys = "stall_after_ms = 1000".into();
     if let Some(url) = danube.metrics_url() {
         spec.env.push(("DANUBE_METRICS_URL".into(), url));

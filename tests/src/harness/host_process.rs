@@ -59,6 +59,21 @@ impl HostSpec {
         }
     }
 
+    /// The HTTP sink on a fresh topic, posting JSON arrays to `url` (loopback granted);
+    /// `tables` (`[runtime]`, `[sink.buffer]`, …) come first in the generated file.
+    pub fn http_sink(name: &str, url: &str, tables: &str) -> Self {
+        let extra = format!(
+            "{tables}\n[capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n\
+             [config]\nurl = \"{url}\"\nbody = \"json_array\"\n"
+        );
+        Self::sink(
+            name,
+            super::paths::component("sink_http"),
+            &super::unique_topic(name),
+            &extra,
+        )
+    }
+
     pub fn with_metrics_extra(mut self, lines: &str) -> Self {
         self.metrics_extra = lines.into();
         self
