@@ -6,10 +6,10 @@
 CARGO      ?= cargo
 JOBS       ?= 2
 # Product connectors in guests/, test fixtures in guests/fixtures/.
-CONNECTORS := -p sink-http -p source-mqtt -p sink-clickhouse
+CONNECTORS := -p sink-http -p source-mqtt -p sink-clickhouse -p source-postgres
 FIXTURES   := -p passthrough -p chaos-sink -p counter-source
 GUESTS     := $(CONNECTORS) $(FIXTURES)
-NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-sdk -p sink-http -p counter-source -p source-mqtt -p sink-clickhouse
+NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-sdk -p sink-http -p counter-source -p source-mqtt -p sink-clickhouse -p source-postgres
 WASM_DIR   := target/wasm32-wasip2/guest
 export DANUBE_CONNECT_CACHE_DIR ?= $(CURDIR)/target/component-cache
 
@@ -17,10 +17,11 @@ export DANUBE_CONNECT_CACHE_DIR ?= $(CURDIR)/target/component-cache
 
 all: build
 
-## Tools the build needs on a fresh Debian machine: protoc (danube-core), Mosquitto and
-## ClickHouse (the MQTT source's and the ClickHouse sink's tests start their own), openssl
+## Tools the build needs on a fresh Debian machine: protoc (danube-core), Mosquitto,
+## ClickHouse and PostgreSQL (the MQTT source's, the ClickHouse sink's and the Postgres
+## source's tests start their own), openssl
 ## (certificates for the TLS tests), tinyproxy (the HTTP proxy test) and the wasm target.
-APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients) $(if $(wildcard /usr/sbin/clickhouse-server),,clickhouse-server) $(if $(shell command -v openssl),,openssl) $(if $(shell command -v tinyproxy),,tinyproxy)
+APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients) $(if $(wildcard /usr/sbin/clickhouse-server),,clickhouse-server) $(if $(shell command -v openssl),,openssl) $(if $(shell command -v tinyproxy),,tinyproxy) $(if $(wildcard /usr/lib/postgresql/*/bin/postgres),,postgresql)
 
 deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(strip $(APT_NEEDS))"

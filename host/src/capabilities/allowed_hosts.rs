@@ -1,4 +1,5 @@
-//! Allow-list patterns (`capabilities.http.allowed_hosts`, `capabilities.mqtt.allowed_brokers`):
+//! Allow-list patterns (`capabilities.http.allowed_hosts`, `capabilities.mqtt.allowed_brokers`,
+//! `capabilities.postgres.allowed_hosts`):
 //! `scheme://host:port`, where `*` stands for any scheme, any port, a whole host, or leading
 //! labels (`*.example.com`). A missing port means the scheme's default.
 
@@ -7,6 +8,7 @@ pub type Schemes = &'static [(&'static str, u16)];
 
 pub const HTTP_SCHEMES: Schemes = &[("http", 80), ("https", 443)];
 pub const MQTT_SCHEMES: Schemes = &[("mqtt", 1883), ("mqtts", 8883)];
+pub const POSTGRES_SCHEMES: Schemes = &[("postgres", 5432)];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPattern {

@@ -17,6 +17,7 @@ pub mod http;
 pub mod log;
 pub mod metrics;
 pub mod mqtt;
+pub mod postgres;
 pub mod state;
 pub mod tls;
 pub mod topics;
@@ -33,6 +34,7 @@ registry::register_units! {
     state: state::State,
     http: http::Http,
     mqtt: mqtt::Mqtt,
+    postgres: postgres::Postgres,
 }
 
 #[cfg(test)]

@@ -107,6 +107,19 @@ mod tests {
     }
 
     #[test]
+    fn the_postgres_source_example_loads_with_its_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/source-postgres/connector.toml");
+        let text = std::fs::read_to_string(&path).expect("example");
+        let c = load_str(&text, &path, &no_env).expect("examples/source-postgres is valid");
+        let json = c.guest_config_json();
+        assert!(json.contains(r#""slot":"danube_cdc""#), "{json}");
+        assert!(json.contains(r#""tables":"public.orders""#), "{json}");
+        let grants = crate::capabilities::Grants::from_config(&c).expect("grants");
+        assert!(grants.granted("postgres"));
+    }
+
+    #[test]
     fn a_connector_has_exactly_one_role() {
         let sink = load_str(MINIMAL, Path::new("c.toml"), &no_env).expect("valid");
         assert_eq!(sink.pipeline.role(), crate::role::Role::Sink);

@@ -1,0 +1,404 @@
+//! The Postgres CDC source end to end: a real PostgreSQL (`wal_level=logical`) started by the
+//! harness, the host running `source_postgres.wasm`, change events read back from Danube.
+//! A slot's position is confirmed only after Danube persisted the transaction: killing the
+//! host loses nothing.
+
+use danube_client::Consumer;
+use danube_connect_tests::harness::danube::drain;
+use danube_connect_tests::harness::postgres::{PASSWORD, Postgres, SUPERUSER};
+use danube_connect_tests::harness::{
+    Danube, HostProcess, HostSpec, eventually, paths, unique_topic,
+};
+use danube_core::message::StreamMessage;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The connector for `pg`, publishing to `{base}_{schema}_{table}`; `config` adds keys.
+fn cdc(name: &str, pg: &Postgres, base: &str, config: &str) -> HostSpec {
+    HostSpec::source(
+        name,
+        paths::component("source_postgres"),
+        &format!("{base}-default"),
+        "producers_per_topic = 1",
+        &format!(
+            "[capabilities.postgres]\nallowed_hosts = [\"127.0.0.1:*\"]\n\n[config]\n\
+             host = \"127.0.0.1\"\nport = {port}\ndatabase = \"postgres\"\nuser = \"{SUPERUSER}\"\n\
+             password = \"{PASSWORD}\"\nslot = \"{slot}\"\npublication = \"{slot}\"\n\
+             topic = \"{base}_{{schema}}_{{table}}\"\n{config}\n",
+            port = pg.port(),
+            slot = name.replace('-', "_"),
+        ),
+    )
+}
+
+struct Reader {
+    consumer: Consumer,
+    rx: mpsc::Receiver<StreamMessage>,
+    _creator: danube_client::Producer,
+}
+
+/// Create the topic and subscribe before anything is published to it.
+async fn reader(danube: &Danube, topic: &str) -> Reader {
+    let creator = danube.producer(topic).await;
+    let (consumer, rx) = danube.subscribe(topic, "reader").await;
+    Reader {
+        consumer,
+        rx,
+        _creator: creator,
+    }
+}
+
+impl Reader {
+    async fn take(&mut self, n: usize, wait: Duration) -> Vec<StreamMessage> {
+        drain(&mut self.consumer, &mut self.rx, n, wait).await
+    }
+
+    async fn events(&mut self, n: usize) -> Vec<Value> {
+        self.take(n, Duration::from_secs(30))
+            .await
+            .iter()
+            .map(event)
+            .collect()
+    }
+}
+
+fn event(m: &StreamMessage) -> Value {
+    serde_json::from_slice(&m.payload).expect("change events are JSON")
+}
+
+fn attr<'a>(m: &'a StreamMessage, name: &str) -> Option<&'a str> {
+    m.attributes.get(name).map(String::as_str)
+}
+
+async fn ready(host: &mut HostProcess) {
+    assert!(
+        host.wait_ready(Duration::from_secs(60)).await,
+        "{}",
+        host.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_changes_arrive_as_documented_events_in_commit_order() {
+    let pg = Postgres::start();
+    let db = pg.client().await;
+    db.batch_execute(
+        "CREATE TYPE mood AS ENUM ('sad', 'happy');
+         CREATE TABLE orders (id int PRIMARY KEY, note text, amount numeric(10,2), paid bool,
+           tags text[], doc jsonb, raw bytea, at timestamptz, day date, uid uuid, f float8,
+           big bigint, m mood);
+         ALTER TABLE orders REPLICA IDENTITY FULL;
+         CREATE TABLE items (sku text PRIMARY KEY, qty int);
+         CREATE TABLE docs (id int PRIMARY KEY, body text, n int);
+         CREATE TABLE other (id int PRIMARY KEY);",
+    )
+    .await
+    .expect("schema");
+    let danube = Danube::start().await;
+    let base = unique_topic("pg");
+    let mut orders = reader(&danube, &format!("{base}_public_orders")).await;
+    let mut items = reader(&danube, &format!("{base}_public_items")).await;
+    let mut docs = reader(&danube, &format!("{base}_public_docs")).await;
+    let mut host = HostProcess::start(
+        cdc(
+            "pg-events",
+            &pg,
+            &base,
+            "tables = \"public.orders, items, public.docs\"",
+        ),
+        danube.url(),
+    );
+    ready(&mut host).await;
+
+    // One statement per call: a multi-statement query runs as one implicit transaction,
+    // which its ROLLBACK would take down whole.
+    for sql in [
+        "INSERT INTO orders VALUES (1, 'first', 12.50, true, '{a,\"b c\",NULL}', '{\"k\": [1, 2]}',
+           '\\x0102', '2024-01-02 03:04:05.678+00', '2024-01-02',
+           'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 1.5, 9007199254740993, 'happy')",
+        "UPDATE orders SET note = 'second' WHERE id = 1",
+        "BEGIN; INSERT INTO items VALUES ('rolled-back', 1); ROLLBACK",
+        "INSERT INTO other VALUES (1)",
+        "BEGIN; INSERT INTO items VALUES ('a', 1); UPDATE items SET qty = 2 WHERE sku = 'a';
+           INSERT INTO items VALUES ('b', 5); COMMIT",
+        "DELETE FROM items WHERE sku = 'a'",
+        "DELETE FROM orders WHERE id = 1",
+        "TRUNCATE items",
+    ] {
+        db.batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    let got = orders.take(3, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 3, "orders events\n{}", host.log());
+    let insert = event(&got[0]);
+    assert_eq!(insert["op"], "c");
+    assert_eq!(insert["table"], "public.orders");
+    assert_eq!(insert["before"], Value::Null);
+    assert_eq!(
+        insert["after"],
+        json!({
+            "id": 1, "note": "first", "amount": "12.50", "paid": true,
+            "tags": ["a", "b c", null], "doc": {"k": [1, 2]}, "raw": "AQI=",
+            "at": "2024-01-02T03:04:05.678+00:00", "day": "2024-01-02",
+            "uid": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "f": 1.5,
+            "big": 9007199254740993_i64, "m": "happy"
+        })
+    );
+    assert_eq!(insert["source"]["db"], "postgres");
+    assert_eq!(insert["source"]["schema"], "public");
+    assert_eq!(insert["source"]["table"], "orders");
+    assert!(insert["source"]["tx_id"].as_u64().is_some(), "{insert}");
+    assert!(insert["source"]["commit_ts"].as_i64().is_some(), "{insert}");
+    assert!(insert["ts_ms"].as_u64().is_some(), "{insert}");
+    assert_eq!(got[0].routing_key.as_deref(), Some("1"));
+    assert_eq!(attr(&got[0], "pg.op"), Some("c"));
+    assert_eq!(attr(&got[0], "pg.table"), Some("orders"));
+    assert_eq!(attr(&got[0], "pg.schema"), Some("public"));
+    assert_eq!(attr(&got[0], "content-type"), Some("application/json"));
+    assert_eq!(
+        attr(&got[0], "pg.lsn"),
+        insert["source"]["lsn"].as_str(),
+        "the attribute and the event carry the same LSN"
+    );
+
+    let update = event(&got[1]);
+    assert_eq!(update["op"], "u");
+    assert_eq!(
+        update["before"]["note"], "first",
+        "REPLICA IDENTITY FULL: the whole old row"
+    );
+    assert_eq!(update["after"]["note"], "second");
+    let delete = event(&got[2]);
+    assert_eq!(delete["op"], "d");
+    assert_eq!(delete["before"]["note"], "second");
+    assert_eq!(delete["after"], Value::Null);
+
+    let got = items.take(5, Duration::from_secs(30)).await;
+    let summary: Vec<(String, Value, Value)> = got
+        .iter()
+        .map(|m| {
+            let e = event(m);
+            (
+                e["op"].as_str().unwrap_or("?").to_string(),
+                e["before"].clone(),
+                e["after"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("c".into(), Value::Null, json!({"sku": "a", "qty": 1})),
+            ("u".into(), Value::Null, json!({"sku": "a", "qty": 2})),
+            ("c".into(), Value::Null, json!({"sku": "b", "qty": 5})),
+            ("d".into(), json!({"sku": "a"}), Value::Null),
+            ("t".into(), Value::Null, Value::Null),
+        ],
+        "commit order, nothing from the rolled-back transaction, key-only before images\n{}",
+        host.log()
+    );
+    let tx = |m: &StreamMessage| event(m)["source"]["tx_id"].clone();
+    assert_eq!(tx(&got[0]), tx(&got[2]), "one transaction, one tx_id");
+    assert_ne!(tx(&got[2]), tx(&got[3]));
+
+    // An unchanged TOASTed value is named, never a silent null.
+    db.batch_execute(
+        "INSERT INTO docs SELECT 1, string_agg(md5(i::text), '') , 0 FROM generate_series(1, 2000) i;
+         UPDATE docs SET n = 1 WHERE id = 1;",
+    )
+    .await
+    .expect("toast");
+    let got = docs.events(2).await;
+    assert_eq!(got.len(), 2, "{}", host.log());
+    assert_eq!(got[0]["after"]["body"].as_str().map(str::len), Some(64_000));
+    assert_eq!(got[1]["after"], json!({"id": 1, "n": 1}));
+    assert_eq!(got[1]["unchanged_toast"], json!(["body"]));
+}
+
+/// The slot's confirmed position after the kill never passes what Danube persisted: a row
+/// committed before it that had not arrived by the restart would be lost for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_stream_loses_nothing() {
+    const N: i32 = 3000;
+    let pg = Postgres::start();
+    let db = pg.client().await;
+    db.batch_execute("CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz DEFAULT now())")
+        .await
+        .expect("schema");
+    let danube = Danube::start().await;
+    let base = unique_topic("pg-kill");
+    let mut out = reader(&danube, &format!("{base}_public_ticks")).await;
+    let mut host = HostProcess::start(
+        cdc("pg-kill", &pg, &base, "tables = \"ticks\""),
+        danube.url(),
+    );
+    ready(&mut host).await;
+
+    let writer_pg = pg.client().await;
+    let writer = tokio::spawn(async move {
+        for start in (0..N).step_by(5) {
+            writer_pg
+                .batch_execute(&format!(
+                    "INSERT INTO ticks (id) SELECT g FROM generate_series({start}, {}) g",
+                    start + 4
+                ))
+                .await
+                .expect("insert");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    let mut seen: BTreeMap<i64, u32> = BTreeMap::new();
+    let note = |msgs: Vec<StreamMessage>, seen: &mut BTreeMap<i64, u32>| -> Vec<(i64, u64)> {
+        msgs.iter()
+            .map(|m| {
+                let e = event(m);
+                let id = e["after"]["id"].as_i64().expect("id");
+                *seen.entry(id).or_default() += 1;
+                let commit = e["source"]["commit_lsn"]
+                    .as_str()
+                    .and_then(parse_lsn)
+                    .expect("lsn");
+                (id, commit)
+            })
+            .collect()
+    };
+    note(out.take(600, Duration::from_secs(30)).await, &mut seen);
+    assert!(seen.len() >= 600, "{}", host.log());
+    host.kill9().await;
+    let confirmed = confirmed_flush(&db, "pg_kill").await;
+    // Everything Danube persisted before the kill is delivered now.
+    note(
+        out.take(N as usize, Duration::from_secs(3)).await,
+        &mut seen,
+    );
+    let before_restart = seen.clone();
+    let mut host = host.restart();
+    ready(&mut host).await;
+    writer.await.expect("writer");
+    let mut late = Vec::new();
+    while seen.len() < N as usize {
+        let got = out.take(N as usize, Duration::from_secs(30)).await;
+        if got.is_empty() {
+            break;
+        }
+        late.extend(note(got, &mut seen));
+    }
+    let missing: Vec<i32> = (0..N)
+        .filter(|i| !seen.contains_key(&(*i as i64)))
+        .take(20)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {N} arrived; first missing {missing:?}\n{}",
+        seen.len(),
+        host.log()
+    );
+    let lost_if_not_replayed: Vec<&(i64, u64)> = late
+        .iter()
+        .filter(|(id, commit)| !before_restart.contains_key(id) && *commit < confirmed)
+        .collect();
+    assert!(
+        lost_if_not_replayed.is_empty(),
+        "the slot confirmed {confirmed:X} past rows Danube had not persisted: {:?}",
+        &lost_if_not_replayed[..lost_if_not_replayed.len().min(10)]
+    );
+    let duplicates: u32 = seen.values().map(|c| c - 1).sum();
+    eprintln!(
+        "{N} of {N} arrived, {duplicates} duplicates after kill -9 at {}",
+        before_restart.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_database_still_moves_the_slot_with_heartbeats() {
+    let pg = Postgres::start();
+    let db = pg.client().await;
+    db.batch_execute("CREATE TABLE watched (id int PRIMARY KEY); CREATE TABLE busy (id int)")
+        .await
+        .expect("schema");
+    let danube = Danube::start().await;
+    let base = unique_topic("pg-idle");
+    let mut host = HostProcess::start(
+        cdc(
+            "pg-idle",
+            &pg,
+            &base,
+            "tables = \"watched\"\nheartbeat_interval_ms = 300\nheartbeat_message = true",
+        ),
+        danube.url(),
+    );
+    ready(&mut host).await;
+    let start = confirmed_flush(&db, "pg_idle").await;
+    // WAL from a table nobody streams: without heartbeats the slot would retain it.
+    db.batch_execute("INSERT INTO busy SELECT generate_series(1, 10000)")
+        .await
+        .expect("load");
+    let written = current_lsn(&db).await;
+    let moved = eventually(Duration::from_secs(30), async || {
+        let now = confirmed_flush(&db, "pg_idle").await;
+        (now >= written).then_some(now)
+    })
+    .await;
+    assert!(
+        moved.is_some(),
+        "confirmed_flush_lsn stayed at {start:X} (WAL written up to {written:X})\n{}",
+        host.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_without_a_key_is_a_named_error() {
+    let pg = Postgres::start();
+    let db = pg.client().await;
+    db.batch_execute("CREATE TABLE loose (v text)")
+        .await
+        .expect("schema");
+    let danube = Danube::start().await;
+    let base = unique_topic("pg-nokey");
+    let mut host = HostProcess::start(
+        cdc("pg-nokey", &pg, &base, "tables = \"loose\""),
+        danube.url(),
+    );
+    let status = host.wait_exit(Duration::from_secs(30)).await;
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", host.log());
+    let log = host.log();
+    assert!(
+        log.contains("tables: public.loose has no primary key and REPLICA IDENTITY DEFAULT"),
+        "{log}"
+    );
+    let slots = db
+        .query_one("SELECT count(*) FROM pg_replication_slots", &[])
+        .await
+        .expect("slots");
+    assert_eq!(slots.get::<_, i64>(0), 0, "no slot left retaining WAL");
+}
+
+async fn confirmed_flush(db: &tokio_postgres::Client, slot: &str) -> u64 {
+    let row = db
+        .query_opt(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .expect("pg_replication_slots");
+    row.and_then(|r| r.get::<_, Option<String>>(0))
+        .and_then(|s| parse_lsn(&s))
+        .unwrap_or(0)
+}
+
+async fn current_lsn(db: &tokio_postgres::Client) -> u64 {
+    let row = db
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .expect("pg_current_wal_lsn");
+    parse_lsn(&row.get::<_, String>(0)).expect("lsn")
+}
+
+fn parse_lsn(s: &str) -> Option<u64> {
+    let (hi, lo) = s.split_once('/')?;
+    Some((u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?)
+}
