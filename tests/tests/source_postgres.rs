@@ -23,7 +23,8 @@ fn cdc(name: &str, pg: &Postgres, base: &str, config: &str) -> HostSpec {
         &format!("{base}-default"),
         "producers_per_topic = 1",
         &format!(
-            "[capabilities.postgres]\nallowed_hosts = [\"127.0.0.1:*\"]\n\n[config]\n\
+            "[capabilities.postgres]\nallowed_hosts = [\"127.0.0.1:*\"]\n\n\
+             [capabilities.state]\npath = \"{name}.state.redb\"\n\n[config]\n\
              host = \"127.0.0.1\"\nport = {port}\ndatabase = \"postgres\"\nuser = \"{SUPERUSER}\"\n\
              password = \"{PASSWORD}\"\nslot = \"{slot}\"\npublication = \"{slot}\"\n\
              topic = \"{base}_{{schema}}_{{table}}\"\n{config}\n",
@@ -401,4 +402,179 @@ async fn current_lsn(db: &tokio_postgres::Client) -> u64 {
 fn parse_lsn(s: &str) -> Option<u64> {
     let (hi, lo) = s.split_once('/')?;
     Some((u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?)
+}
+
+/// Rows present before the start arrive once each as `r`, then the changes made while the
+/// snapshot was being read arrive from the stream: no gap, no double.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_then_stream_without_gap_or_double() {
+    const ROWS: i64 = 3000;
+    let pg = Postgres::start();
+    let db = pg.client().await;
+    db.batch_execute(&format!(
+        "CREATE TABLE stock (id int PRIMARY KEY, qty int);
+         INSERT INTO stock SELECT g, 0 FROM generate_series(1, {ROWS}) g;"
+    ))
+    .await
+    .expect("schema");
+    let danube = Danube::start().await;
+    let base = unique_topic("pg-snap");
+    let mut out = reader(&danube, &format!("{base}_public_stock")).await;
+    let mut host = HostProcess::start(
+        cdc(
+            "pg-snap",
+            &pg,
+            &base,
+            "tables = \"stock\"\nsnapshot = \"initial\"\nsnapshot_fetch = 100",
+        ),
+        danube.url(),
+    );
+    // Changes while the snapshot is being read: new rows, and updates of snapshotted ones.
+    let writer = pg.client().await;
+    for i in 0..50 {
+        writer
+            .batch_execute(&format!(
+                "INSERT INTO stock VALUES ({}, 1); UPDATE stock SET qty = 1 WHERE id = {}",
+                ROWS + 1 + i,
+                1 + i * 7
+            ))
+            .await
+            .expect("change");
+    }
+    ready(&mut host).await;
+    let mut got = out.take(ROWS as usize + 50, Duration::from_secs(60)).await;
+    // The updates come on top: whatever else arrives shortly after.
+    got.extend(out.take(200, Duration::from_secs(3)).await);
+    let mut reads = BTreeMap::new();
+    let mut creates = BTreeMap::new();
+    let mut updates = 0;
+    let mut first_change = None;
+    for (i, m) in got.iter().enumerate() {
+        let e = event(m);
+        let id = e["after"]["id"].as_i64().expect("id");
+        match e["op"].as_str() {
+            Some("r") => {
+                assert!(first_change.is_none(), "a snapshot row after a change: {e}");
+                *reads.entry(id).or_insert(0) += 1;
+            }
+            Some("c") => {
+                first_change.get_or_insert(i);
+                *creates.entry(id).or_insert(0) += 1;
+            }
+            Some("u") => {
+                first_change.get_or_insert(i);
+                updates += 1;
+            }
+            other => panic!("unexpected op {other:?}: {e}"),
+        }
+    }
+    let reads_once = reads.values().all(|&n| n == 1);
+    let snapshot_ids = reads.keys().all(|&id| id <= ROWS + 50);
+    assert!(reads_once && snapshot_ids, "{} reads", reads.len());
+    assert_eq!(
+        reads.len() + creates.len(),
+        ROWS as usize + 50,
+        "every row once, either in the snapshot or as a change\n{}",
+        host.log()
+    );
+    assert!(creates.values().all(|&n| n == 1), "a new row twice");
+    // An update committed before the snapshot's start is in the snapshot; after it, streamed.
+    assert!(updates <= 50, "{updates} updates");
+    assert_eq!(
+        got.len(),
+        reads.len() + creates.len() + updates,
+        "nothing else"
+    );
+    let done = db
+        .query_one(
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pg_snap'",
+            &[],
+        )
+        .await
+        .expect("slots");
+    assert_eq!(done.get::<_, i64>(0), 1);
+}
+
+/// While Danube refuses every publish, the host keeps the replication session alive (the
+/// harness sets `wal_sender_timeout` to 5 s) and the slot confirms nothing new; once Danube
+/// is back every change arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn danube_away_holds_the_slot_and_the_stream_resumes() {
+    const N: i64 = 200;
+    let danube = Danube::start().await;
+    let Some(broker) = danube.test_broker() else {
+        eprintln!("skipped: a real broker cannot be told to refuse publishes");
+        return;
+    };
+    let pg = Postgres::start();
+    let db = pg.client().await;
+    db.batch_execute("CREATE TABLE events (id int PRIMARY KEY)")
+        .await
+        .expect("schema");
+    let base = unique_topic("pg-away");
+    let mut out = reader(&danube, &format!("{base}_public_events")).await;
+    let mut host = HostProcess::start(
+        cdc(
+            "pg-away",
+            &pg,
+            &base,
+            "tables = \"events\"\nsnapshot = \"never\"",
+        ),
+        danube.url(),
+    );
+    ready(&mut host).await;
+    broker.set_refuse_publishes(true);
+    let before = confirmed_flush(&db, "pg_away").await;
+    let pid = active_pid(&db, "pg_away").await;
+    for i in 0..N {
+        db.batch_execute(&format!("INSERT INTO events VALUES ({i})"))
+            .await
+            .expect("insert");
+    }
+    // Longer than wal_sender_timeout: a session whose keepalives went unanswered is cut.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert!(pid.is_some(), "the slot was not streamed");
+    assert_eq!(
+        active_pid(&db, "pg_away").await,
+        pid,
+        "the session was cut\n{}",
+        pg.log()
+    );
+    let held = confirmed_flush(&db, "pg_away").await;
+    assert!(
+        held <= current_lsn(&db).await && out.take(1, Duration::from_millis(200)).await.is_empty(),
+        "published while refused"
+    );
+    let inserted_from = before;
+    broker.set_refuse_publishes(false);
+    let got = out.take(N as usize, Duration::from_secs(60)).await;
+    let ids: Vec<i64> = got
+        .iter()
+        .map(|m| event(m)["after"]["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(
+        ids,
+        (0..N).collect::<Vec<_>>(),
+        "in commit order\n{}",
+        host.log()
+    );
+    let moved = eventually(Duration::from_secs(20), async || {
+        let now = confirmed_flush(&db, "pg_away").await;
+        (now > inserted_from).then_some(now)
+    })
+    .await;
+    assert!(
+        moved.is_some(),
+        "the slot never moved on after Danube came back"
+    );
+}
+
+async fn active_pid(db: &tokio_postgres::Client, slot: &str) -> Option<i32> {
+    db.query_opt(
+        "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1",
+        &[&slot],
+    )
+    .await
+    .expect("pg_replication_slots")
+    .and_then(|r| r.get::<_, Option<i32>>(0))
 }

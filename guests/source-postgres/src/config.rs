@@ -30,6 +30,11 @@ pub struct RawConfig {
     pub create_publication: bool,
     #[serde(default = "yes")]
     pub create_slot: bool,
+    #[serde(default)]
+    pub snapshot: SnapshotMode,
+    /// Rows per fetch while taking the snapshot.
+    #[serde(default = "default_snapshot_fetch")]
+    pub snapshot_fetch: u32,
     /// Topic template with `{schema}` and `{table}`; absent: the connector's default topic.
     pub topic: Option<String>,
     #[serde(default)]
@@ -42,6 +47,19 @@ pub struct RawConfig {
     pub status_interval_ms: u32,
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_ms: u32,
+}
+
+/// Whether the rows already in the tables are read before streaming changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotMode {
+    /// When the connector creates its slot: every row as an `r` event, then the changes.
+    #[default]
+    Initial,
+    /// Changes only, from the slot's position.
+    Never,
+    /// The rows, then stop (the slot is dropped once Danube persisted them).
+    InitialOnly,
 }
 
 /// A port as a number, or as a string (what an environment variable gives).
@@ -88,6 +106,10 @@ fn yes() -> bool {
     true
 }
 
+fn default_snapshot_fetch() -> u32 {
+    1_000
+}
+
 fn default_heartbeat() -> u32 {
     10_000
 }
@@ -109,6 +131,8 @@ pub struct Settings {
     pub tables: TableFilter,
     pub create_publication: bool,
     pub create_slot: bool,
+    pub snapshot: SnapshotMode,
+    pub snapshot_fetch: u32,
     pub topic: TopicRule,
     pub numeric_as_number: bool,
     pub heartbeat_interval_ms: u32,
@@ -150,6 +174,8 @@ impl RawConfig {
             tables,
             create_publication: self.create_publication,
             create_slot: self.create_slot,
+            snapshot: self.snapshot,
+            snapshot_fetch: self.snapshot_fetch.max(1),
             topic,
             numeric_as_number: self.numeric_as_number,
             heartbeat_interval_ms: self.heartbeat_interval_ms,

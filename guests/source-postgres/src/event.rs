@@ -40,6 +40,7 @@ pub enum Op {
     Update,
     Delete,
     Truncate,
+    Read,
 }
 
 impl Op {
@@ -49,6 +50,7 @@ impl Op {
             Op::Update => "u",
             Op::Delete => "d",
             Op::Truncate => "t",
+            Op::Read => "r",
         }
     }
 }
@@ -60,7 +62,7 @@ pub struct Change<'a> {
     pub after: Option<&'a TupleData>,
     /// `before` holds only the replica identity key (REPLICA IDENTITY DEFAULT or INDEX).
     pub before_key_only: bool,
-    /// WAL position of the change.
+    /// WAL position of the change (the slot's consistent point for a snapshot row).
     pub lsn: u64,
 }
 

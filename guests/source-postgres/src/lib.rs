@@ -1,23 +1,25 @@
-//! Postgres CDC source: the committed row changes of chosen tables, streamed over logical
-//! replication (`pgoutput`) through the host's `postgres` capability into Danube, in commit
-//! order. The slot's position is confirmed only once Danube persisted a transaction's
-//! records, so a crash at any point loses nothing. See `README.md` for every option and the
-//! event format.
+//! Postgres CDC source: the rows of chosen tables (an initial snapshot), then their committed
+//! changes, streamed over logical replication (`pgoutput`) through the host's `postgres`
+//! capability into Danube, in commit order. The slot's position is confirmed only once Danube
+//! persisted a transaction's records, so a crash at any point loses nothing. See `README.md`
+//! for every option and the event format.
 
 mod config;
 mod event;
 mod lsn;
 pub mod pgoutput;
 mod setup;
+mod snapshot;
 mod stream;
 mod tables;
 mod topic;
 pub mod values;
 
-use config::{RawConfig, Settings};
+use config::{RawConfig, Settings, SnapshotMode};
 use danube_connect_sdk::postgres::{Connection, Replication, StreamOptions};
 use danube_connect_sdk::{Config, Error, Position, Record, Source, export_source, log, metrics};
 use event::EventBuilder;
+use snapshot::{Progress, Snapshot};
 use std::time::{Duration, Instant};
 use stream::Changes;
 use values::ValueOptions;
@@ -27,6 +29,10 @@ pub struct PostgresSource {
     db: Connection,
     /// `None` after the stream failed: the next poll reconnects.
     stream: Option<Replication>,
+    /// Taking the initial snapshot; the stream starts after it.
+    snapshot: Option<Snapshot>,
+    /// `initial_only` after its snapshot: nothing more to read.
+    finished: bool,
     changes: Changes,
     last_heartbeat: Instant,
 }
@@ -50,19 +56,42 @@ impl Source for PostgresSource {
             settings,
             db,
             stream: None,
+            snapshot: None,
+            finished: false,
             changes,
             last_heartbeat: Instant::now(),
         };
-        source.connect_stream()?;
+        source.prepare()?;
         Ok(source)
     }
 
     fn poll(&mut self, max_records: u32, timeout_ms: u32) -> Result<Vec<Record>, Error> {
+        if let Some(snapshot) = &mut self.snapshot {
+            let step = snapshot.next(
+                &self.db,
+                &self.changes.builder,
+                max_records.min(self.settings.snapshot_fetch),
+            )?;
+            if step.done {
+                self.snapshot = None;
+                log::info("snapshot read; streaming changes");
+                if self.settings.snapshot == SnapshotMode::InitialOnly {
+                    self.finished = true;
+                } else {
+                    self.start_stream()?;
+                }
+            }
+            return Ok(step.records);
+        }
+        if self.finished {
+            std::thread::sleep(Duration::from_millis(timeout_ms.into()));
+            return Ok(Vec::new());
+        }
         self.heartbeat();
         let stream = match self.stream.take() {
             Some(s) => s,
             None => {
-                self.connect_stream()?;
+                self.reconnect()?;
                 self.stream
                     .take()
                     .ok_or_else(|| Error::retryable("no replication stream"))?
@@ -86,6 +115,19 @@ impl Source for PostgresSource {
     }
 
     fn commit(&mut self, positions: Vec<Position>) -> Result<(), Error> {
+        if positions.iter().any(|p| p.stream_id == snapshot::STREAM) {
+            snapshot::mark_done(&self.settings.slot)?;
+            log::info("snapshot persisted in Danube");
+            if self.settings.snapshot == SnapshotMode::InitialOnly {
+                // Nothing will stream from the slot: do not let it retain WAL.
+                self.stream = None;
+                setup::drop_slot(&self.db, &self.settings.slot)?;
+                log::info(&format!(
+                    "initial_only: dropped slot {}",
+                    self.settings.slot
+                ));
+            }
+        }
         if let Some(stream) = &self.stream {
             self.changes.commit(&positions, stream);
         }
@@ -94,7 +136,47 @@ impl Source for PostgresSource {
 }
 
 impl PostgresSource {
-    fn connect_stream(&mut self) -> Result<(), Error> {
+    /// Decide between a snapshot and streaming, from the slot and the snapshot's marker.
+    fn prepare(&mut self) -> Result<(), Error> {
+        let mode = self.settings.snapshot;
+        let progress = match mode {
+            SnapshotMode::Never => Progress::Done,
+            _ => snapshot::progress(&self.settings.slot)?,
+        };
+        let exists = setup::slot_exists(&self.db, &self.settings)?;
+        let stream = self.connect_stream()?;
+        let snapshot = match (exists, progress) {
+            (false, Progress::Done) => {
+                setup::create_slot(&stream, &self.settings.slot)?;
+                false
+            }
+            (false, _) => true,
+            (true, Progress::Started) => {
+                log::warn("the last snapshot did not finish: taking it again on a new slot");
+                setup::drop_slot(&self.db, &self.settings.slot)?;
+                true
+            }
+            (true, Progress::Never) => {
+                log::info("the slot exists already: streaming from it without a snapshot");
+                snapshot::mark_done(&self.settings.slot)?;
+                false
+            }
+            (true, Progress::Done) => false,
+        };
+        if snapshot {
+            self.snapshot = Some(Snapshot::begin(&self.db, &stream, &self.settings)?);
+            self.stream = Some(stream);
+            return Ok(());
+        }
+        self.stream = Some(stream);
+        if mode == SnapshotMode::InitialOnly {
+            self.finished = true;
+            return Ok(());
+        }
+        self.start_stream()
+    }
+
+    fn connect_stream(&self) -> Result<Replication, Error> {
         let options = StreamOptions {
             slot: self.settings.slot.clone(),
             publications: vec![self.settings.publication.clone()],
@@ -102,12 +184,24 @@ impl PostgresSource {
             messages: true,
             status_interval_ms: self.settings.status_interval_ms,
         };
-        let stream = Replication::connect(&self.settings.connect, &options)?;
-        setup::ensure_slot(&self.db, &stream, &self.settings)?;
+        Ok(Replication::connect(&self.settings.connect, &options)?)
+    }
+
+    fn start_stream(&mut self) -> Result<(), Error> {
+        let stream = self
+            .stream
+            .as_ref()
+            .ok_or_else(|| Error::retryable("no replication session"))?;
         stream.start()?;
         self.changes.reset_session();
-        self.stream = Some(stream);
         Ok(())
+    }
+
+    /// A new session after the old one failed: the slot exists; stream from its position.
+    fn reconnect(&mut self) -> Result<(), Error> {
+        setup::slot_exists(&self.db, &self.settings)?;
+        self.stream = Some(self.connect_stream()?);
+        self.start_stream()
     }
 
     /// On its interval: report the slot's lag and retained WAL, and (when asked) write a

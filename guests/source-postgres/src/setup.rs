@@ -107,8 +107,8 @@ pub fn ensure_publication(db: &Connection, s: &Settings) -> Result<(), Error> {
     }
 }
 
-/// The slot exists (created here when allowed) and nobody else is streaming it.
-pub fn ensure_slot(db: &Connection, stream: &Replication, s: &Settings) -> Result<(), Error> {
+/// Whether the slot exists; an existing one must be a free `pgoutput` slot.
+pub fn slot_exists(db: &Connection, s: &Settings) -> Result<bool, Error> {
     let slot = &s.slot;
     let sql = format!(
         "SELECT plugin, active::text, active_pid::text, database FROM pg_replication_slots \
@@ -119,13 +119,7 @@ pub fn ensure_slot(db: &Connection, stream: &Replication, s: &Settings) -> Resul
         None if !s.create_slot => Err(Error::config(format!(
             "slot: replication slot {slot} does not exist (create it, or set create_slot = true)"
         ))),
-        None => {
-            stream.command(&format!(
-                "CREATE_REPLICATION_SLOT {slot} LOGICAL pgoutput NOEXPORT_SNAPSHOT"
-            ))?;
-            log::info(&format!("created replication slot {slot}"));
-            Ok(())
-        }
+        None => Ok(false),
         Some(plugin) if plugin != "pgoutput" => Err(Error::config(format!(
             "slot: replication slot {slot} uses plugin {plugin}, not pgoutput"
         ))),
@@ -133,8 +127,22 @@ pub fn ensure_slot(db: &Connection, stream: &Replication, s: &Settings) -> Resul
             "replication slot {slot} is active for PID {}: another client is streaming it",
             rows.get(0, "active_pid").unwrap_or("?")
         ))),
-        Some(_) => Ok(()),
+        Some(_) => Ok(true),
     }
+}
+
+/// Create the slot without a snapshot: streaming starts at its creation.
+pub fn create_slot(stream: &Replication, slot: &str) -> Result<(), Error> {
+    stream.command(&format!(
+        "CREATE_REPLICATION_SLOT {slot} LOGICAL pgoutput NOEXPORT_SNAPSHOT"
+    ))?;
+    log::info(&format!("created replication slot {slot}"));
+    Ok(())
+}
+
+pub fn drop_slot(db: &Connection, slot: &str) -> Result<(), Error> {
+    db.query(&format!("SELECT pg_drop_replication_slot('{slot}')"))?;
+    Ok(())
 }
 
 /// Primary key column names of a table, in key order; empty when it has none.

@@ -82,7 +82,8 @@ impl Postgres {
                 .args(["-c", "wal_level=logical"])
                 .args(["-c", "max_replication_slots=20", "-c", "max_wal_senders=20"])
                 .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
-                .args(["-c", "wal_sender_timeout=60s"])
+                // Short, so a test proves the host answers keepalives while the connector is stuck.
+                .args(["-c", "wal_sender_timeout=5s"])
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
