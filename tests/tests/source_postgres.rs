@@ -578,3 +578,90 @@ async fn active_pid(db: &tokio_postgres::Client, slot: &str) -> Option<i32> {
     .expect("pg_replication_slots")
     .and_then(|r| r.get::<_, Option<i32>>(0))
 }
+
+/// One transaction of 100,000 rows arrives whole and in order; a table added to the
+/// publication while the connector runs is streamed from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_transaction_and_a_table_added_while_running() {
+    const N: i64 = 100_000;
+    let pg = Postgres::start();
+    let db = pg.client().await;
+    db.batch_execute(
+        "CREATE TABLE bulk (id int PRIMARY KEY);
+         CREATE PUBLICATION pg_bulk FOR TABLE bulk;",
+    )
+    .await
+    .expect("schema");
+    let danube = Danube::start().await;
+    let base = unique_topic("pg-bulk");
+    let mut bulk = reader(&danube, &format!("{base}_public_bulk")).await;
+    let mut late = reader(&danube, &format!("{base}_public_late")).await;
+    let mut host = HostProcess::start(
+        cdc(
+            "pg-bulk",
+            &pg,
+            &base,
+            "create_publication = false\nsnapshot = \"never\"",
+        ),
+        danube.url(),
+    );
+    ready(&mut host).await;
+    db.batch_execute(&format!("INSERT INTO bulk SELECT generate_series(1, {N})"))
+        .await
+        .expect("bulk insert");
+    db.batch_execute(
+        "CREATE TABLE late (id int PRIMARY KEY);
+         ALTER PUBLICATION pg_bulk ADD TABLE late;",
+    )
+    .await
+    .expect("late table");
+    db.batch_execute("INSERT INTO late VALUES (1)")
+        .await
+        .expect("insert");
+
+    let got = bulk.take(N as usize, Duration::from_secs(180)).await;
+    assert_eq!(got.len(), N as usize, "{}", host.log());
+    let tx = event(&got[0])["source"]["tx_id"].clone();
+    for (i, m) in got.iter().enumerate() {
+        let e = event(m);
+        assert_eq!(
+            e["after"]["id"].as_i64(),
+            Some(i as i64 + 1),
+            "out of order at {i}"
+        );
+        assert_eq!(e["source"]["tx_id"], tx, "one transaction");
+    }
+    let added = late.events(1).await;
+    assert_eq!(added.len(), 1, "{}", host.log());
+    assert_eq!(added[0]["after"]["id"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_without_replication_is_a_named_error() {
+    let pg = Postgres::start();
+    let db = pg.client().await;
+    db.batch_execute(
+        "CREATE ROLE reader LOGIN PASSWORD 'reader-pw';
+         CREATE TABLE t (id int PRIMARY KEY);",
+    )
+    .await
+    .expect("schema");
+    let danube = Danube::start().await;
+    let base = unique_topic("pg-norepl");
+    let spec = cdc("pg-norepl", &pg, &base, "tables = \"t\"");
+    let spec = HostSpec {
+        extra: spec
+            .extra
+            .replace(&format!("user = \"{SUPERUSER}\""), "user = \"reader\"")
+            .replace(
+                &format!("password = \"{PASSWORD}\""),
+                "password = \"reader-pw\"",
+            ),
+        ..spec
+    };
+    let mut host = HostProcess::start(spec, danube.url());
+    let status = host.wait_exit(Duration::from_secs(30)).await;
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", host.log());
+    let log = host.log();
+    assert!(log.contains("lacks the REPLICATION privilege"), "{log}");
+}
