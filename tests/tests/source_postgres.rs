@@ -5,7 +5,9 @@
 
 use danube_client::Consumer;
 use danube_connect_tests::harness::danube::drain;
-use danube_connect_tests::harness::postgres::{PASSWORD, Postgres, SUPERUSER};
+use danube_connect_tests::harness::postgres::{
+    self, PASSWORD, Postgres, PostgresOptions, SUPERUSER,
+};
 use danube_connect_tests::harness::{
     Danube, HostProcess, HostSpec, eventually, paths, unique_topic,
 };
@@ -664,4 +666,155 @@ async fn a_role_without_replication_is_a_named_error() {
     assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", host.log());
     let log = host.log();
     assert!(log.contains("lacks the REPLICATION privilege"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_verify_full_uses_the_grants_ca_and_refuses_another() {
+    let pg = Postgres::start_with(PostgresOptions {
+        tls: true,
+        ..Default::default()
+    });
+    let db = pg.client().await;
+    db.batch_execute("CREATE TABLE secure (id int PRIMARY KEY)")
+        .await
+        .expect("schema");
+    let danube = Danube::start().await;
+    let base = unique_topic("pg-tls");
+    let mut out = reader(&danube, &format!("{base}_public_secure")).await;
+    // Verified by name: the certificate names localhost (and 127.0.0.1).
+    let grant = |spec: HostSpec, ca: &std::path::Path| HostSpec {
+        extra: spec
+            .extra
+            .replace(
+                "allowed_hosts = [\"127.0.0.1:*\"]\n",
+                &format!(
+                    "allowed_hosts = [\"localhost:*\"]\ntls = \"verify-full\"\nca_file = \"{}\"\n",
+                    ca.display()
+                ),
+            )
+            .replace("host = \"127.0.0.1\"", "host = \"localhost\""),
+        ..spec
+    };
+    let spec = cdc("pg-tls", &pg, &base, "tables = \"secure\"");
+    let mut host = HostProcess::start(grant(spec, &pg.ca()), danube.url());
+    ready(&mut host).await;
+    db.batch_execute("INSERT INTO secure VALUES (1)")
+        .await
+        .expect("insert");
+    let got = out.events(1).await;
+    assert_eq!(got.len(), 1, "{}", host.log());
+    let ssl = db
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+             WHERE ssl AND application_name LIKE 'danube-connect%'",
+            &[],
+        )
+        .await
+        .expect("pg_stat_ssl");
+    assert!(
+        ssl.get::<_, i64>(0) >= 2,
+        "SQL and replication sessions use TLS"
+    );
+    drop(host);
+
+    let other = tempfile::tempdir().expect("tempdir");
+    let stranger = danube_connect_tests::harness::certificates::make(other.path());
+    let spec = cdc("pg-tls-wrong", &pg, &base, "tables = \"secure\"");
+    let host = HostProcess::start(grant(spec, &stranger.ca), danube.url());
+    let refused = eventually(Duration::from_secs(30), async || {
+        let log = host.log();
+        log.contains("invalid peer certificate").then_some(log)
+    })
+    .await;
+    assert!(refused.is_some(), "no certificate error\n{}", host.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wal_level_below_logical_is_a_named_error() {
+    let pg = Postgres::start_with(PostgresOptions {
+        wal_level: "replica",
+        ..Default::default()
+    });
+    let danube = Danube::start().await;
+    let base = unique_topic("pg-replica");
+    let mut host = HostProcess::start(cdc("pg-replica", &pg, &base, ""), danube.url());
+    let status = host.wait_exit(Duration::from_secs(30)).await;
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", host.log());
+    let log = host.log();
+    assert!(
+        log.contains("wal_level is replica: set wal_level = logical"),
+        "{log}"
+    );
+}
+
+/// A slot another client holds is reported with that client's PID and waited for; once it
+/// is free the connector streams from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_streamed_elsewhere_is_named_and_waited_for() {
+    let pg = Postgres::start();
+    let db = pg.client().await;
+    for sql in [
+        "CREATE TABLE shared (id int PRIMARY KEY)",
+        "CREATE PUBLICATION pg_busy FOR TABLE shared",
+        "SELECT pg_create_logical_replication_slot('pg_busy', 'pgoutput')",
+    ] {
+        db.batch_execute(sql).await.expect(sql);
+    }
+    let mut other = std::process::Command::new(postgres::tool("pg_recvlogical"))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &pg.port().to_string(),
+            "-U",
+            SUPERUSER,
+        ])
+        .args([
+            "-d",
+            "postgres",
+            "--slot",
+            "pg_busy",
+            "--start",
+            "-f",
+            "/dev/null",
+        ])
+        .args(["-o", "proto_version=1", "-o", "publication_names=pg_busy"])
+        .env("PGPASSWORD", PASSWORD)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("pg_recvlogical");
+    let held = eventually(Duration::from_secs(10), async || {
+        db.query_one(
+            "SELECT active FROM pg_replication_slots WHERE slot_name = 'pg_busy'",
+            &[],
+        )
+        .await
+        .ok()
+        .and_then(|r| r.get::<_, bool>(0).then_some(()))
+    })
+    .await;
+    assert!(held.is_some(), "pg_recvlogical did not take the slot");
+    let danube = Danube::start().await;
+    let base = unique_topic("pg-busy");
+    let mut out = reader(&danube, &format!("{base}_public_shared")).await;
+    let mut host = HostProcess::start(
+        cdc("pg-busy", &pg, &base, "snapshot = \"never\""),
+        danube.url(),
+    );
+    let named = eventually(Duration::from_secs(30), async || {
+        host.log()
+            .contains("replication slot pg_busy is active for PID")
+            .then_some(())
+    })
+    .await;
+    assert!(named.is_some(), "{}", host.log());
+    let _ = other.kill();
+    let _ = other.wait();
+    ready(&mut host).await;
+    db.batch_execute("INSERT INTO shared VALUES (7)")
+        .await
+        .expect("insert");
+    let got = out.events(1).await;
+    assert_eq!(got.len(), 1, "{}", host.log());
+    assert_eq!(got[0]["after"]["id"], 7);
 }

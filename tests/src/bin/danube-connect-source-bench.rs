@@ -9,14 +9,16 @@
 //! `--danube-url URL` uses that broker; otherwise the in-memory test broker runs in this
 //! process. Mosquitto (Debian package) is started on a free port.
 
-use danube_client::{DanubeClient, SubType};
+use danube_client::DanubeClient;
 use danube_connect_tests::bench_args::{BoxError, arg, num};
+use danube_connect_tests::bench_source::{
+    bare_latency, bare_publisher, latencies, persisted, producer, stamped, subscribe,
+};
 use danube_connect_tests::broker::TestBroker;
-use danube_connect_tests::harness::http::{get, metric_sum};
 use danube_connect_tests::harness::mosquitto::{Mosquitto, MosquittoOptions};
 use danube_connect_tests::harness::mqtt_client::{Device, QoS};
 use danube_connect_tests::harness::{HostProcess, HostSpec, paths, unique_topic};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -67,73 +69,6 @@ async fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
-
-/// `{"t":<µs since epoch>,"pad":"xxx…"}` of `size` bytes.
-fn stamped(size: usize) -> Vec<u8> {
-    let head = format!("{{\"t\":{},\"pad\":\"", now_us());
-    let pad = "x".repeat(size.saturating_sub(head.len() + 2));
-    format!("{head}{pad}\"}}").into_bytes()
-}
-
-fn stamp_of(payload: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(payload).ok()?;
-    let rest = text.strip_prefix("{\"t\":")?;
-    rest[..rest.find(',')?].parse().ok()
-}
-
-async fn producer(
-    client: &DanubeClient,
-    topic: &str,
-    i: usize,
-) -> Result<danube_client::Producer, BoxError> {
-    let mut p = client
-        .new_producer()
-        .with_topic(topic)
-        .with_name(format!("bench-{i}-{}", std::process::id()))
-        .with_reliable_dispatch()
-        .build()?;
-    p.create().await?;
-    Ok(p)
-}
-
-/// K producers, each sending its share with a key, every send awaited (persisted).
-async fn bare_publisher(
-    client: &DanubeClient,
-    n: u64,
-    k: usize,
-    size: usize,
-) -> Result<f64, BoxError> {
-    let topic = unique_topic("bench-bare-pub");
-    let mut lanes = Vec::new();
-    for i in 0..k {
-        lanes.push(producer(client, &topic, i).await?);
-    }
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for (i, p) in lanes.into_iter().enumerate() {
-        let share = n / k as u64 + u64::from((i as u64) < n % k as u64);
-        tasks.push(tokio::spawn(async move {
-            let key = format!("d{i}");
-            for _ in 0..share {
-                p.send_with_key(stamped(size), None, &key)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            Ok::<_, String>(())
-        }));
-    }
-    for t in tasks {
-        t.await?.map_err(|e| -> BoxError { e.into() })?;
-    }
-    Ok(n as f64 / started.elapsed().as_secs_f64())
-}
-
 fn source_spec(name: &str, topic: &str, mosquitto: &Mosquitto, producers: usize) -> HostSpec {
     let config = format!(
         "[runtime]\nbatch_size = 1000\n\n[capabilities.mqtt]\nallowed_brokers = [\"mqtt://127.0.0.1:*\"]\n\n\
@@ -148,14 +83,6 @@ fn source_spec(name: &str, topic: &str, mosquitto: &Mosquitto, producers: usize)
         &format!("producers_per_topic = {producers}\nmax_in_flight = 5000"),
         &config,
     )
-}
-
-async fn persisted(host: &HostProcess) -> u64 {
-    let text = get(&format!("http://{}/metrics", host.metrics_addr))
-        .await
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    metric_sum(&text, "danube_connector_messages_processed_total", &[]) as u64
 }
 
 async fn through_source(
@@ -216,70 +143,6 @@ async fn through_source(
     }
     let elapsed = first.map_or(Duration::from_secs(1), |f| f.elapsed());
     Ok((n as f64 / elapsed.as_secs_f64(), rss))
-}
-
-/// p50 and p99 in ms of the stamps of `n` messages read from `rx`.
-async fn latencies(
-    consumer: &mut danube_client::Consumer,
-    rx: &mut tokio::sync::mpsc::Receiver<danube_core::message::StreamMessage>,
-    n: u64,
-) -> Result<(f64, f64), BoxError> {
-    let mut lat = Vec::with_capacity(n as usize);
-    while (lat.len() as u64) < n {
-        let m = tokio::time::timeout(Duration::from_secs(60), rx.recv())
-            .await?
-            .ok_or("consumer closed")?;
-        if let Some(t) = stamp_of(&m.payload) {
-            lat.push(now_us().saturating_sub(t) as f64 / 1e3);
-        }
-        let _ = consumer.ack(&m).await;
-    }
-    lat.sort_by(f64::total_cmp);
-    let at = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize];
-    Ok((at(0.5), at(0.99)))
-}
-
-async fn subscribe(
-    client: &DanubeClient,
-    topic: &str,
-) -> Result<
-    (
-        danube_client::Consumer,
-        tokio::sync::mpsc::Receiver<danube_core::message::StreamMessage>,
-    ),
-    BoxError,
-> {
-    let mut c = client
-        .new_consumer()
-        .with_topic(topic)
-        .with_consumer_name("bench-latency")
-        .with_subscription("bench-latency")
-        .with_subscription_type(SubType::Exclusive)
-        .build()?;
-    c.subscribe().await?;
-    let rx = c.receive().await?;
-    Ok((c, rx))
-}
-
-async fn bare_latency(
-    client: &DanubeClient,
-    n: u64,
-    rate: u64,
-    size: usize,
-) -> Result<(f64, f64), BoxError> {
-    let topic = unique_topic("bench-bare-lat");
-    let p = producer(client, &topic, 0).await?;
-    let (mut consumer, mut rx) = subscribe(client, &topic).await?;
-    let sender = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-        for _ in 0..n {
-            tick.tick().await;
-            let _ = p.send(stamped(size), None).await;
-        }
-    });
-    let r = latencies(&mut consumer, &mut rx, n).await;
-    sender.await?;
-    r
 }
 
 async fn source_latency(

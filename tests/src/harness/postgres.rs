@@ -3,6 +3,7 @@
 //! TCP; killed on drop. Postgres refuses to run as root, so as root it runs as the package's
 //! `postgres` user.
 
+use super::certificates;
 use super::server_process::ServerProcess;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -12,15 +13,36 @@ use std::time::Duration;
 pub const SUPERUSER: &str = "postgres";
 pub const PASSWORD: &str = "cdc-secret";
 
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    pub wal_level: &'static str,
+    /// TLS on, with a server certificate for 127.0.0.1 signed by [`Postgres::ca`].
+    pub tls: bool,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            wal_level: "logical",
+            tls: false,
+        }
+    }
+}
+
 pub struct Postgres {
     server: Option<ServerProcess>,
     dir: tempfile::TempDir,
     port: u16,
     owner: Option<(u32, u32)>,
+    opts: PostgresOptions,
 }
 
 impl Postgres {
     pub fn start() -> Self {
+        Self::start_with(PostgresOptions::default())
+    }
+
+    pub fn start_with(opts: PostgresOptions) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let owner = server_owner();
         if let Some((uid, gid)) = owner {
@@ -51,11 +73,29 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&status.stderr)
         );
+        if opts.tls {
+            let certs = dir.path().join("certs");
+            std::fs::create_dir(&certs).expect("certs dir");
+            certificates::make(&certs);
+            use std::os::unix::fs::PermissionsExt;
+            // The server insists on a key only its own user can read.
+            for name in ["server.pem", "server.key"] {
+                let path = certs.join(name);
+                if let Some((uid, gid)) = owner {
+                    std::os::unix::fs::chown(&path, Some(uid), Some(gid)).expect("chown");
+                }
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .expect("chmod");
+            }
+            std::fs::set_permissions(&certs, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
+        }
         let mut pg = Self {
             server: None,
             dir,
             port: 0,
             owner,
+            opts,
         };
         pg.launch(None);
         pg
@@ -66,20 +106,36 @@ impl Postgres {
         let log_path = self.log_path();
         let owner = self.owner;
         let socket_dir = self.dir.path().to_path_buf();
+        let wal_level = format!("wal_level={}", self.opts.wal_level);
+        let certs = self.dir.path().join("certs");
+        let tls = self.opts.tls;
         let spawn = |port: u16| {
             let log = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&log_path)
                 .expect("log file");
-            command(&bin("postgres"), owner)
-                .arg("-D")
+            let mut c = command(&bin("postgres"), owner);
+            if tls {
+                c.args(["-c", "ssl=on"])
+                    .arg("-c")
+                    .arg(format!(
+                        "ssl_cert_file={}",
+                        certs.join("server.pem").display()
+                    ))
+                    .arg("-c")
+                    .arg(format!(
+                        "ssl_key_file={}",
+                        certs.join("server.key").display()
+                    ));
+            }
+            c.arg("-D")
                 .arg(&data)
                 .args(["-p", &port.to_string()])
                 .args(["-c", "listen_addresses=127.0.0.1"])
                 .arg("-c")
                 .arg(format!("unix_socket_directories={}", socket_dir.display()))
-                .args(["-c", "wal_level=logical"])
+                .args(["-c", &wal_level])
                 .args(["-c", "max_replication_slots=20", "-c", "max_wal_senders=20"])
                 .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
                 // Short, so a test proves the host answers keepalives while the connector is stuck.
@@ -103,6 +159,11 @@ impl Postgres {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The CA that signed the server's certificate, with `tls: true`.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("certs").join("ca.pem")
     }
 
     /// A session as the superuser.
@@ -139,6 +200,11 @@ impl Postgres {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
+}
+
+/// A client program of the newest installed version (`pg_recvlogical`, `psql`, …).
+pub fn tool(name: &str) -> PathBuf {
+    bin(name)
 }
 
 /// The server binaries of the newest installed major version.

@@ -51,9 +51,25 @@ impl From<tokio_postgres::Error> for PgError {
                 db.detail().map(str::to_string),
                 db.hint().map(str::to_string),
             ),
-            None => PgError::Connection(e.to_string()),
+            None => PgError::Connection(with_causes(&e)),
         }
     }
+}
+
+/// The message and its causes: tokio-postgres says "error performing TLS handshake" and
+/// keeps the why (`invalid peer certificate: UnknownIssuer`) in its source.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 impl From<PgWireError> for PgError {
