@@ -818,3 +818,46 @@ async fn a_slot_streamed_elsewhere_is_named_and_waited_for() {
     assert_eq!(got.len(), 1, "{}", host.log());
     assert_eq!(got[0]["after"]["id"], 7);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_dropped_mid_stream_is_named_and_the_others_go_on() {
+    let pg = Postgres::start();
+    let db = pg.client().await;
+    db.batch_execute(
+        "CREATE TABLE keep (id int PRIMARY KEY); CREATE TABLE doomed (id int PRIMARY KEY)",
+    )
+    .await
+    .expect("schema");
+    let danube = Danube::start().await;
+    let base = unique_topic("pg-drop");
+    let mut keep = reader(&danube, &format!("{base}_public_keep")).await;
+    let mut doomed = reader(&danube, &format!("{base}_public_doomed")).await;
+    let mut host = HostProcess::start(
+        cdc(
+            "pg-drop",
+            &pg,
+            &base,
+            "tables = \"keep, doomed\"\nheartbeat_interval_ms = 200",
+        ),
+        danube.url(),
+    );
+    ready(&mut host).await;
+    db.batch_execute("INSERT INTO doomed VALUES (1)")
+        .await
+        .expect("insert");
+    assert_eq!(doomed.events(1).await.len(), 1, "{}", host.log());
+    db.batch_execute("DROP TABLE doomed").await.expect("drop");
+    let named = eventually(Duration::from_secs(20), async || {
+        host.log()
+            .contains("tables: public.doomed was dropped")
+            .then_some(())
+    })
+    .await;
+    assert!(named.is_some(), "{}", host.log());
+    db.batch_execute("INSERT INTO keep VALUES (2)")
+        .await
+        .expect("insert");
+    let got = keep.events(1).await;
+    assert_eq!(got.len(), 1, "{}", host.log());
+    assert_eq!(got[0]["after"]["id"], 2);
+}

@@ -35,6 +35,8 @@ pub struct PostgresSource {
     finished: bool,
     changes: Changes,
     last_heartbeat: Instant,
+    /// Listed tables found dropped (reported once each).
+    dropped: Vec<String>,
 }
 
 impl Source for PostgresSource {
@@ -60,6 +62,7 @@ impl Source for PostgresSource {
             finished: false,
             changes,
             last_heartbeat: Instant::now(),
+            dropped: Vec::new(),
         };
         source.prepare()?;
         Ok(source)
@@ -97,18 +100,31 @@ impl Source for PostgresSource {
                     .ok_or_else(|| Error::retryable("no replication stream"))?
             }
         };
-        let events = match stream.receive(max_records, timeout_ms) {
-            Ok(events) => events,
-            Err(e) => {
-                // The session is gone; the next poll opens a new one at the slot's position.
-                log::warn(&format!("replication stream failed: {}", e.describe()));
-                self.changes.reset_session();
-                return Err(Error::from(e));
+        // Events that make no record yet (a Begin, a change still held for its Commit, a
+        // keepalive) do not end the wait: the host sleeps out the rest of an empty poll.
+        let deadline = Instant::now() + Duration::from_millis(timeout_ms.into());
+        let mut records = Vec::new();
+        loop {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis() as u32;
+            let room = max_records.saturating_sub(records.len() as u32).max(1);
+            let events = match stream.receive(room, left) {
+                Ok(events) => events,
+                Err(e) => {
+                    // The session is gone; the next poll opens a new one at the slot's position.
+                    log::warn(&format!("replication stream failed: {}", e.describe()));
+                    self.changes.reset_session();
+                    return Err(Error::from(e));
+                }
+            };
+            let got = !events.is_empty();
+            for event in events {
+                self.changes.handle(event, &self.db, &stream, &mut records);
             }
-        };
-        let mut records = Vec::with_capacity(events.len());
-        for event in events {
-            self.changes.handle(event, &self.db, &stream, &mut records);
+            if !records.is_empty() || left == 0 || (!got && Instant::now() >= deadline) {
+                break;
+            }
         }
         self.stream = Some(stream);
         Ok(records)
@@ -204,6 +220,32 @@ impl PostgresSource {
         self.start_stream()
     }
 
+    /// A listed table dropped while streaming leaves the publication: its changes stop while
+    /// the other tables go on. Say so, once per table.
+    fn report_dropped_tables(&mut self) {
+        for t in &self.settings.tables.include {
+            let name = t.to_string();
+            if self.dropped.contains(&name) {
+                continue;
+            }
+            let sql = format!("SELECT to_regclass('{}') IS NULL", t.quoted());
+            let gone = self
+                .db
+                .query(&sql)
+                .ok()
+                .and_then(|r| r.into_iter().next())
+                .and_then(|r| r.values.into_iter().next())
+                .and_then(|row| row.into_iter().next().flatten());
+            if gone.as_deref() == Some("t") {
+                log::error(&format!(
+                    "tables: {name} was dropped: its changes stop here; the other tables go on"
+                ));
+                metrics::counter_add("pg_cdc_tables_dropped_total", 1, &[("table", &name)]);
+                self.dropped.push(name);
+            }
+        }
+    }
+
     /// On its interval: report the slot's lag and retained WAL, and (when asked) write a
     /// logical message, so an idle database still moves the slot forward.
     fn heartbeat(&mut self) {
@@ -212,6 +254,7 @@ impl PostgresSource {
             return;
         }
         self.last_heartbeat = Instant::now();
+        self.report_dropped_tables();
         if self.settings.heartbeat_message
             && self.changes.idle()
             && let Err(e) = self
