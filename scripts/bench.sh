@@ -66,6 +66,14 @@ if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
   "$SOURCE" --danube-url "$DANUBE_SERVICE_URL" --messages "${MQTT_REAL_MESSAGES:-50000}" --producers 4
 fi
 
+echo "== Postgres CDC: inserts -> source_postgres.wasm -> Danube vs a bare publisher, ~200 B rows"
+PG=$PWD/target/release/danube-connect-pg-bench
+env -u DANUBE_SERVICE_URL "$PG" --rows "${PG_ROWS:-100000}" --producers 4
+if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
+  echo "== the same on the broker at $DANUBE_SERVICE_URL"
+  "$PG" --danube-url "$DANUBE_SERVICE_URL" --rows "${PG_REAL_ROWS:-50000}" --producers 4
+fi
+
 echo "== hot swap under load (20 swaps) and host memory with 1 and 10 idle connectors, test broker"
 env -u DANUBE_SERVICE_URL "$FLEET" swap --swaps 20
 env -u DANUBE_SERVICE_URL "$FLEET" density --connectors 10
