@@ -861,3 +861,116 @@ async fn a_table_dropped_mid_stream_is_named_and_the_others_go_on() {
     assert_eq!(got.len(), 1, "{}", host.log());
     assert_eq!(got[0]["after"]["id"], 2);
 }
+
+/// `initial_only`: the rows, then nothing; the slot is dropped once Danube persisted them, so
+/// it retains no WAL, and a restart does not read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initial_only_reads_the_rows_then_drops_its_slot() {
+    let pg = Postgres::start();
+    let db = pg.client().await;
+    db.batch_execute(
+        "CREATE TABLE seed (id int PRIMARY KEY);
+         INSERT INTO seed SELECT generate_series(1, 250);",
+    )
+    .await
+    .expect("schema");
+    let danube = Danube::start().await;
+    let base = unique_topic("pg-once");
+    let mut out = reader(&danube, &format!("{base}_public_seed")).await;
+    let mut host = HostProcess::start(
+        cdc(
+            "pg-once",
+            &pg,
+            &base,
+            "tables = \"seed\"\nsnapshot = \"initial_only\"\nsnapshot_fetch = 100",
+        ),
+        danube.url(),
+    );
+    ready(&mut host).await;
+    let got = out.events(250).await;
+    assert_eq!(got.len(), 250, "{}", host.log());
+    assert!(got.iter().all(|e| e["op"] == "r"));
+    let dropped = eventually(Duration::from_secs(20), async || {
+        let n: i64 = db
+            .query_one("SELECT count(*) FROM pg_replication_slots", &[])
+            .await
+            .ok()?
+            .get(0);
+        (n == 0).then_some(())
+    })
+    .await;
+    assert!(dropped.is_some(), "the slot stayed\n{}", host.log());
+    db.batch_execute("INSERT INTO seed VALUES (1000)")
+        .await
+        .expect("insert");
+    let mut host = host.restart();
+    ready(&mut host).await;
+    let more = out.take(1, Duration::from_secs(3)).await;
+    assert!(
+        more.is_empty(),
+        "read again after the restart\n{}",
+        host.log()
+    );
+}
+
+/// A snapshot cut short by `kill -9` is taken again on a new slot: every row arrives, and
+/// changes made meanwhile too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_killed_halfway_is_taken_again() {
+    const ROWS: i64 = 8_000;
+    let pg = Postgres::start();
+    let db = pg.client().await;
+    db.batch_execute(&format!(
+        "CREATE TABLE big (id int PRIMARY KEY);
+         INSERT INTO big SELECT generate_series(1, {ROWS});"
+    ))
+    .await
+    .expect("schema");
+    let danube = Danube::start().await;
+    let base = unique_topic("pg-resnap");
+    let mut out = reader(&danube, &format!("{base}_public_big")).await;
+    let mut host = HostProcess::start(
+        cdc(
+            "pg-resnap",
+            &pg,
+            &base,
+            "tables = \"big\"\nsnapshot_fetch = 100",
+        ),
+        danube.url(),
+    );
+    ready(&mut host).await;
+    let mut seen = BTreeMap::new();
+    for m in out.take(1500, Duration::from_secs(30)).await {
+        *seen
+            .entry(event(&m)["after"]["id"].as_i64().expect("id"))
+            .or_insert(0) += 1;
+    }
+    assert!(seen.len() >= 1500, "{}", host.log());
+    host.kill9().await;
+    db.batch_execute(&format!("INSERT INTO big VALUES ({})", ROWS + 1))
+        .await
+        .expect("insert");
+    let mut host = host.restart();
+    ready(&mut host).await;
+    while seen.len() < ROWS as usize + 1 {
+        let got = out.take(ROWS as usize, Duration::from_secs(30)).await;
+        if got.is_empty() {
+            break;
+        }
+        for m in got {
+            *seen
+                .entry(event(&m)["after"]["id"].as_i64().expect("id"))
+                .or_insert(0) += 1;
+        }
+    }
+    let missing: Vec<i64> = (1..=ROWS + 1)
+        .filter(|i| !seen.contains_key(i))
+        .take(10)
+        .collect();
+    assert!(missing.is_empty(), "missing {missing:?}\n{}", host.log());
+    assert!(
+        host.log().contains("the last snapshot did not finish"),
+        "{}",
+        host.log()
+    );
+}

@@ -155,38 +155,57 @@ impl PostgresSource {
     /// Decide between a snapshot and streaming, from the slot and the snapshot's marker.
     fn prepare(&mut self) -> Result<(), Error> {
         let mode = self.settings.snapshot;
+        let slot = self.settings.slot.clone();
         let progress = match mode {
-            SnapshotMode::Never => Progress::Done,
-            _ => snapshot::progress(&self.settings.slot)?,
+            SnapshotMode::Never => Progress::Never,
+            _ => snapshot::progress(&slot)?,
         };
-        let exists = setup::slot_exists(&self.db, &self.settings)?;
-        let stream = self.connect_stream()?;
-        let snapshot = match (exists, progress) {
-            (false, Progress::Done) => {
-                setup::create_slot(&stream, &self.settings.slot)?;
-                false
-            }
-            (false, _) => true,
-            (true, Progress::Started) => {
-                log::warn("the last snapshot did not finish: taking it again on a new slot");
-                setup::drop_slot(&self.db, &self.settings.slot)?;
-                true
-            }
-            (true, Progress::Never) => {
-                log::info("the slot exists already: streaming from it without a snapshot");
-                snapshot::mark_done(&self.settings.slot)?;
-                false
-            }
-            (true, Progress::Done) => false,
-        };
-        if snapshot {
-            self.snapshot = Some(Snapshot::begin(&self.db, &stream, &self.settings)?);
-            self.stream = Some(stream);
+        if mode == SnapshotMode::InitialOnly && progress == Progress::Done {
+            log::info("initial_only: the snapshot was taken already; nothing to stream");
+            self.finished = true;
             return Ok(());
         }
+        let exists = setup::slot_exists(&self.db, &self.settings)?;
+        let stream = self.connect_stream()?;
+        let snapshot = match (mode, exists, progress) {
+            (SnapshotMode::Never, false, _) => {
+                setup::create_slot(&stream, &slot)?;
+                false
+            }
+            (SnapshotMode::Never, true, _) => false,
+            (_, false, Progress::Done) => {
+                // Whatever changed while the slot was gone cannot be replayed: read it all.
+                log::warn(&format!(
+                    "replication slot {slot} is gone: taking the snapshot again so no row is missed"
+                ));
+                true
+            }
+            (_, false, _) => true,
+            (_, true, Progress::Started) => {
+                log::warn("the last snapshot did not finish: taking it again on a new slot");
+                setup::drop_slot(&self.db, &slot)?;
+                true
+            }
+            (SnapshotMode::InitialOnly, true, Progress::Never) => {
+                return Err(Error::config(format!(
+                    "snapshot: initial_only reads through a slot of its own, and slot {slot} \
+                     exists already; name another slot"
+                )));
+            }
+            (_, true, Progress::Never) => {
+                log::info("the slot exists already: streaming from it without a snapshot");
+                snapshot::mark_done(&slot)?;
+                false
+            }
+            (_, true, Progress::Done) => false,
+        };
         self.stream = Some(stream);
-        if mode == SnapshotMode::InitialOnly {
-            self.finished = true;
+        if snapshot {
+            let stream = self
+                .stream
+                .as_ref()
+                .ok_or_else(|| Error::retryable("no replication session"))?;
+            self.snapshot = Some(Snapshot::begin(&self.db, stream, &self.settings)?);
             return Ok(());
         }
         self.start_stream()
