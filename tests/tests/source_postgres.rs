@@ -621,7 +621,8 @@ async fn a_huge_transaction_and_a_table_added_while_running() {
         .await
         .expect("insert");
 
-    let got = bulk.take(N as usize, Duration::from_secs(180)).await;
+    // Generous: a debug build of the host on a shared 2-core machine moves ~1,000 events/s.
+    let got = bulk.take(N as usize, Duration::from_secs(600)).await;
     assert_eq!(got.len(), N as usize, "{}", host.log());
     let tx = event(&got[0])["source"]["tx_id"].clone();
     for (i, m) in got.iter().enumerate() {
