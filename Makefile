@@ -68,10 +68,10 @@ fmt:
 ## The demo builds only what it runs: the HTTP sink component, the host and the demo itself.
 demo: demo-deps
 	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 -p sink-http
-	$(CARGO) build -j$(JOBS) -p danube-connect-host -p danube-connect-tests \
+	$(CARGO) build -j$(JOBS) --profile demo -p danube-connect-host -p danube-connect-tests \
 	  --bin danube-connect-host --bin danube-connect-demo
-	$(CARGO) run -q -j$(JOBS) -p danube-connect-tests --bin danube-connect-demo -- \
-	  --host target/debug/danube-connect-host --component $(WASM_DIR)/sink_http.wasm
+	target/demo/danube-connect-demo --host target/demo/danube-connect-host \
+	  --component $(WASM_DIR)/sink_http.wasm
 
 bench: guests
 	$(CARGO) build -j$(JOBS) --release -p danube-connect-host -p danube-connect-tests --bins
