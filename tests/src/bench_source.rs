@@ -75,6 +75,32 @@ pub async fn bare_publisher(
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
+/// Wait until the host persisted `n` records: when the first one was, and the host's peak RSS.
+pub async fn wait_persisted(host: &HostProcess, n: u64) -> Result<(Instant, u64), BoxError> {
+    let mut first = None;
+    let mut rss = 0;
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let mut report = Instant::now();
+    loop {
+        let done = persisted(host).await;
+        if report.elapsed() > Duration::from_secs(5) {
+            eprintln!("  {done} of {n} persisted");
+            report = Instant::now();
+        }
+        if done > 0 {
+            first.get_or_insert_with(Instant::now);
+        }
+        rss = rss.max(host.rss_bytes().unwrap_or(0));
+        if done >= n {
+            return Ok((first.unwrap_or_else(Instant::now), rss));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("only {done} of {n} persisted:\n{}", host.log()).into());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 pub async fn persisted(host: &HostProcess) -> u64 {
     let text = get(&format!("http://{}/metrics", host.metrics_addr))
         .await

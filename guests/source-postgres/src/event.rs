@@ -26,11 +26,7 @@ pub struct Table {
 
 impl Table {
     pub fn schema(&self) -> &str {
-        if self.relation.namespace.is_empty() {
-            "pg_catalog"
-        } else {
-            &self.relation.namespace
-        }
+        self.relation.schema()
     }
 }
 

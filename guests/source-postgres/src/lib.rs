@@ -248,13 +248,7 @@ impl PostgresSource {
                 continue;
             }
             let sql = format!("SELECT to_regclass('{}') IS NULL", t.quoted());
-            let gone = self
-                .db
-                .query(&sql)
-                .ok()
-                .and_then(|r| r.into_iter().next())
-                .and_then(|r| r.values.into_iter().next())
-                .and_then(|row| row.into_iter().next().flatten());
+            let gone = setup::scalar(&self.db, &sql).ok().flatten();
             if gone.as_deref() == Some("t") {
                 log::error(&format!(
                     "tables: {name} was dropped: its changes stop here; the other tables go on"
@@ -288,8 +282,8 @@ impl PostgresSource {
              FROM pg_replication_slots WHERE slot_name = '{}'",
             self.settings.slot
         );
-        if let Ok(results) = self.db.query(&sql)
-            && let Some(row) = results.first().and_then(|r| r.values.first())
+        if let Ok(rows) = setup::values(&self.db, &sql)
+            && let Some(row) = rows.first()
         {
             let number = |i: usize| {
                 row.get(i)

@@ -83,14 +83,18 @@ pub struct Relation {
 }
 
 impl Relation {
-    /// `schema.table`, spelling out the `pg_catalog` the wire leaves implicit.
-    pub fn qualified_name(&self) -> String {
-        let schema = if self.namespace.is_empty() {
+    /// The schema, spelling out the `pg_catalog` the wire leaves implicit.
+    pub fn schema(&self) -> &str {
+        if self.namespace.is_empty() {
             "pg_catalog"
         } else {
             &self.namespace
-        };
-        format!("{schema}.{}", self.name)
+        }
+    }
+
+    /// `schema.table`.
+    pub fn qualified_name(&self) -> String {
+        format!("{}.{}", self.schema(), self.name)
     }
 }
 

@@ -157,20 +157,23 @@ pub fn primary_key(db: &Connection, schema: &str, table: &str) -> Result<Vec<Str
         schema.replace('\'', "''"),
         table.replace('\'', "''")
     );
-    let rows = first(db.query(&sql)?);
-    Ok(rows
-        .values
-        .iter()
-        .filter_map(|r| r.first().cloned().flatten())
+    Ok(values(db, &sql)?
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
         .collect())
 }
 
-fn scalar(db: &Connection, sql: &str) -> Result<Option<String>, Error> {
-    let rows = first(db.query(sql)?);
-    Ok(rows
-        .values
-        .first()
-        .and_then(|r| r.first().cloned().flatten()))
+/// The first value of the first row of one statement, `None` for no row or SQL NULL.
+pub fn scalar(db: &Connection, sql: &str) -> Result<Option<String>, Error> {
+    Ok(values(db, sql)?
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next().flatten()))
+}
+
+/// The rows of one statement, values as text.
+pub fn values(db: &Connection, sql: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
+    Ok(first(db.query(sql)?).values)
 }
 
 /// The result of the first statement (each call here runs one).

@@ -131,12 +131,7 @@ impl Snapshot {
                     }
                 },
             };
-            let results = db.query(&format!("FETCH {} FROM {CURSOR}", max.max(1)))?;
-            let rows = results
-                .into_iter()
-                .next()
-                .map(|r| r.values)
-                .unwrap_or_default();
+            let rows = setup::values(db, &format!("FETCH {} FROM {CURSOR}", max.max(1)))?;
             if rows.is_empty() {
                 db.query(&format!("CLOSE {CURSOR}"))?;
                 continue;
@@ -197,12 +192,7 @@ fn tables(db: &Connection, settings: &Settings) -> Result<Vec<TableName>, Error>
          ORDER BY 1, 2",
         settings.publication
     );
-    let rows = db
-        .query(&sql)?
-        .into_iter()
-        .next()
-        .map(|r| r.values)
-        .unwrap_or_default();
+    let rows = setup::values(db, &sql)?;
     Ok(rows
         .into_iter()
         .filter_map(|r| {
@@ -223,12 +213,7 @@ fn open_table(db: &Connection, name: &TableName) -> Result<Table, Error> {
          ORDER BY a.attnum",
         name.quoted()
     );
-    let rows = db
-        .query(&sql)?
-        .into_iter()
-        .next()
-        .map(|r| r.values)
-        .unwrap_or_default();
+    let rows = setup::values(db, &sql)?;
     let columns: Vec<Column> = rows
         .into_iter()
         .filter_map(|r| {

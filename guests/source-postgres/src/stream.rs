@@ -236,11 +236,7 @@ impl Changes {
     /// A table's description: its primary key from the catalog, else the replica identity
     /// columns the stream marks.
     fn learn(&mut self, relation: Relation, db: &Connection) {
-        let schema = if relation.namespace.is_empty() {
-            "pg_catalog".to_string()
-        } else {
-            relation.namespace.clone()
-        };
+        let schema = relation.schema().to_string();
         let names = setup::primary_key(db, &schema, &relation.name).unwrap_or_else(|e| {
             log::warn(&format!(
                 "cannot read the primary key of {schema}.{}: {}; keying by its replica identity",

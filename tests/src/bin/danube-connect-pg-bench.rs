@@ -13,7 +13,7 @@
 use danube_client::DanubeClient;
 use danube_connect_tests::bench_args::{BoxError, arg, num};
 use danube_connect_tests::bench_source::{
-    bare_latency, bare_publisher, now_us, persisted, producer, subscribe,
+    bare_latency, bare_publisher, now_us, producer, subscribe, wait_persisted,
 };
 use danube_connect_tests::broker::TestBroker;
 use danube_connect_tests::harness::postgres::{PASSWORD, Postgres, SUPERUSER};
@@ -145,42 +145,17 @@ async fn through_source(
             Ok::<_, String>(())
         }));
     }
-    let mut inserted = None;
-    let mut first = None;
-    let mut rss = 0;
-    let deadline = Instant::now() + Duration::from_secs(900);
-    let mut report = Instant::now();
-    loop {
-        if inserted.is_none() && tasks.iter().all(|t| t.is_finished()) {
-            inserted = Some(started.elapsed());
+    // How long the inserts took, timed apart from the source draining their backlog.
+    let inserts = tokio::spawn(async move {
+        for t in tasks {
+            t.await.map_err(|e| e.to_string())??;
         }
-        let done = persisted(&host).await;
-        if report.elapsed() > Duration::from_secs(5) {
-            eprintln!("  {done} of {n} persisted");
-            report = Instant::now();
-        }
-        if done > 0 {
-            first.get_or_insert_with(Instant::now);
-        }
-        rss = rss.max(host.rss_bytes().unwrap_or(0));
-        if done >= n {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!("only {done} of {n} persisted:\n{}", host.log()).into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    for t in tasks {
-        t.await?.map_err(|e| -> BoxError { e.into() })?;
-    }
-    let load = inserted.unwrap_or_else(|| started.elapsed());
-    let elapsed = first.map_or(Duration::from_secs(1), |f| f.elapsed());
-    Ok((
-        n as f64 / elapsed.as_secs_f64(),
-        n as f64 / load.as_secs_f64(),
-        rss,
-    ))
+        Ok::<_, String>(started.elapsed())
+    });
+    let (first, rss) = wait_persisted(&host, n).await?;
+    let rate = n as f64 / first.elapsed().as_secs_f64();
+    let load = inserts.await?.map_err(|e| -> BoxError { e.into() })?;
+    Ok((rate, n as f64 / load.as_secs_f64(), rss))
 }
 
 /// p50 / p99 in ms from each row's insert to its event at a consumer, and the mean event size.

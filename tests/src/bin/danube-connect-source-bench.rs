@@ -12,13 +12,13 @@
 use danube_client::DanubeClient;
 use danube_connect_tests::bench_args::{BoxError, arg, num};
 use danube_connect_tests::bench_source::{
-    bare_latency, bare_publisher, latencies, persisted, producer, stamped, subscribe,
+    bare_latency, bare_publisher, latencies, producer, stamped, subscribe, wait_persisted,
 };
 use danube_connect_tests::broker::TestBroker;
 use danube_connect_tests::harness::mosquitto::{Mosquitto, MosquittoOptions};
 use danube_connect_tests::harness::mqtt_client::{Device, QoS};
 use danube_connect_tests::harness::{HostProcess, HostSpec, paths, unique_topic};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -116,33 +116,11 @@ async fn through_source(
             device.wait_confirmed(share, Duration::from_secs(600)).await;
         }));
     }
-    let mut first = None;
-    let mut rss = 0;
-    let deadline = Instant::now() + Duration::from_secs(900);
-    let mut report = Instant::now();
-    loop {
-        let done = persisted(&host).await;
-        if report.elapsed() > Duration::from_secs(5) {
-            eprintln!("  {done} of {n} persisted");
-            report = Instant::now();
-        }
-        if done > 0 {
-            first.get_or_insert_with(Instant::now);
-        }
-        rss = rss.max(host.rss_bytes().unwrap_or(0));
-        if done >= n {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!("only {done} of {n} persisted:\n{}", host.log()).into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let (first, rss) = wait_persisted(&host, n).await?;
     for s in senders {
         s.await?;
     }
-    let elapsed = first.map_or(Duration::from_secs(1), |f| f.elapsed());
-    Ok((n as f64 / elapsed.as_secs_f64(), rss))
+    Ok((n as f64 / first.elapsed().as_secs_f64(), rss))
 }
 
 async fn source_latency(

@@ -166,12 +166,9 @@ impl ReplicationSession {
             let Some(next) = self.client.recv().now_or_never() else {
                 break;
             };
-            if self.ended.is_some() {
-                break;
-            }
-            if let Err(e) = self.take(next, &mut out) {
-                // What arrived before the failure is handed over; the failure comes next call.
-                self.ended = Some(e);
+            // What arrived before a failure is handed over; `take` kept the failure for the
+            // next call.
+            if self.take(next, &mut out).is_err() {
                 break;
             }
         }

@@ -37,6 +37,7 @@ impl Target {
 }
 
 /// The result of one statement.
+#[derive(Default)]
 pub struct Rows {
     pub columns: Vec<String>,
     pub values: Vec<Vec<Option<String>>>,
@@ -105,11 +106,7 @@ impl SqlSession {
                     });
                 }
                 SimpleQueryMessage::Row(row) => {
-                    let rows = current.get_or_insert_with(|| Rows {
-                        columns: Vec::new(),
-                        values: Vec::new(),
-                        affected: None,
-                    });
+                    let rows = current.get_or_insert_with(Rows::default);
                     rows.values.push(
                         (0..row.len())
                             .map(|i| row.get(i).map(str::to_string))
@@ -117,11 +114,7 @@ impl SqlSession {
                     );
                 }
                 SimpleQueryMessage::CommandComplete(n) => {
-                    let mut rows = current.take().unwrap_or(Rows {
-                        columns: Vec::new(),
-                        values: Vec::new(),
-                        affected: None,
-                    });
+                    let mut rows = current.take().unwrap_or_default();
                     rows.affected = Some(n);
                     out.push(rows);
                 }
