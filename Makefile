@@ -6,22 +6,23 @@
 CARGO      ?= cargo
 JOBS       ?= 2
 # Product connectors in guests/, test fixtures in guests/fixtures/.
-CONNECTORS := -p sink-http -p source-mqtt -p sink-clickhouse -p source-postgres
+CONNECTORS := -p sink-http -p source-mqtt -p sink-clickhouse -p source-postgres -p bridge-kafka
 FIXTURES   := -p passthrough -p chaos-sink -p counter-source
 GUESTS     := $(CONNECTORS) $(FIXTURES)
-NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-sdk -p sink-http -p counter-source -p source-mqtt -p sink-clickhouse -p source-postgres
+NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-sdk -p sink-http -p counter-source -p source-mqtt -p sink-clickhouse -p source-postgres -p bridge-kafka
 WASM_DIR   := target/wasm32-wasip2/guest
 export DANUBE_CONNECT_CACHE_DIR ?= $(CURDIR)/target/component-cache
 
-.PHONY: all build guests host deps demo-deps apt-install test unit e2e lint fmt demo bench clean image
+.PHONY: all build guests host tools deps demo-deps apt-install test unit e2e lint fmt demo bench clean image
 
 all: build
 
-## Tools the build needs on a fresh Debian machine: protoc (danube-core), Mosquitto,
+## Tools the build needs on a fresh Debian machine: protoc (danube-core), OpenSSL headers and
+## pkg-config (librdkafka, built from source, uses them for TLS and SCRAM), Mosquitto,
 ## ClickHouse and PostgreSQL (the MQTT source's, the ClickHouse sink's and the Postgres
 ## source's tests start their own), openssl
 ## (certificates for the TLS tests), tinyproxy (the HTTP proxy test) and the wasm target.
-APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients) $(if $(wildcard /usr/sbin/clickhouse-server),,clickhouse-server) $(if $(shell command -v openssl),,openssl) $(if $(shell command -v tinyproxy),,tinyproxy) $(if $(wildcard /usr/lib/postgresql/*/bin/postgres),,postgresql)
+APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/include/openssl/ssl.h),,libssl-dev) $(if $(shell command -v pkg-config),,pkg-config) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients) $(if $(wildcard /usr/sbin/clickhouse-server),,clickhouse-server) $(if $(shell command -v openssl),,openssl) $(if $(shell command -v tinyproxy),,tinyproxy) $(if $(wildcard /usr/lib/postgresql/*/bin/postgres),,postgresql)
 
 deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(strip $(APT_NEEDS))"
@@ -48,13 +49,28 @@ host: deps
 
 build: guests host
 
+## The Kafka-API broker the Kafka bridge's tests start: tansu from crates.io (its in-memory
+## storage needs the dynostore feature), installed once into target/tools.
+TOOLS         := target/tools
+TANSU         := $(TOOLS)/bin/tansu
+TANSU_VERSION := 0.6.0
+
+tools: $(TANSU)
+
+$(TANSU):
+	CARGO_TARGET_DIR=$(TOOLS)/build $(CARGO) install -q --locked tansu@$(TANSU_VERSION) \
+	  --features dynostore --root $(TOOLS) -j$(JOBS)
+	rm -rf $(TOOLS)/build
+
 unit: build
 	$(CARGO) test -j$(JOBS) $(NATIVE) --lib --bins
 
-e2e: build
+e2e: build tools
 	$(CARGO) test -j$(JOBS) -p danube-connect-tests --tests
 
-test: build
+test: deps
+	@# tansu builds in its own target dir beside the workspace's build.
+	$(MAKE) -j2 --no-print-directory build tools
 	$(CARGO) test -j$(JOBS) $(NATIVE)
 
 lint: deps

@@ -93,11 +93,11 @@ impl Host {
         loaded: &LoadedComponent,
         settings: &InstanceSettings,
     ) -> anyhow::Result<Arc<Factory<R>>> {
-        if loaded.role != R::ROLE {
+        if !loaded.roles.serves(R::ROLE) {
             bail!(
                 "{} is a {} component but {} configures a {} ([{}] section)",
                 loaded.path.display(),
-                loaded.role.world(),
+                loaded.roles.world(),
                 config.path.display(),
                 R::ROLE,
                 R::ROLE,
@@ -113,7 +113,7 @@ impl Host {
             &self.linker,
             &loaded.component,
             settings.clone(),
-            loaded.info(),
+            loaded.info(R::ROLE),
         )
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .with_context(|| format!("linking {}", loaded.path.display()))?;

@@ -416,7 +416,7 @@ async fn validate_one(
     println!(
         "ok: {} ({}) {verb} with {}",
         path.display(),
-        loaded.role.world(),
+        loaded.roles.world(),
         config.path.display()
     );
     let origin = match loaded.origin {

@@ -39,6 +39,32 @@ impl Role {
     }
 }
 
+/// The roles a component exports: one, or both (a bridge, run as one `[sink]` entry and one
+/// `[source]` entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub sink: bool,
+    pub source: bool,
+}
+
+impl Roles {
+    pub fn serves(self, role: Role) -> bool {
+        match role {
+            Role::Sink => self.sink,
+            Role::Source => self.source,
+        }
+    }
+
+    /// The WIT world such a component is built against.
+    pub fn world(self) -> &'static str {
+        match (self.sink, self.source) {
+            (true, true) => "danube:connect/bridge-connector",
+            (false, true) => Role::Source.world(),
+            _ => Role::Sink.world(),
+        }
+    }
+}
+
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

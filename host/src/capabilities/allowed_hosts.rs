@@ -9,6 +9,7 @@ pub type Schemes = &'static [(&'static str, u16)];
 pub const HTTP_SCHEMES: Schemes = &[("http", 80), ("https", 443)];
 pub const MQTT_SCHEMES: Schemes = &[("mqtt", 1883), ("mqtts", 8883)];
 pub const POSTGRES_SCHEMES: Schemes = &[("postgres", 5432)];
+pub const KAFKA_SCHEMES: Schemes = &[("kafka", 9092)];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPattern {

@@ -14,6 +14,7 @@ mod unit;
 pub mod allowed_hosts;
 pub mod grants;
 pub mod http;
+pub mod kafka;
 pub mod log;
 pub mod metrics;
 pub mod mqtt;
@@ -35,6 +36,7 @@ registry::register_units! {
     http: http::Http,
     mqtt: mqtt::Mqtt,
     postgres: postgres::Postgres,
+    kafka: kafka::Kafka,
 }
 
 #[cfg(test)]

@@ -8,6 +8,17 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
 use std::sync::Arc;
 
+/// How a grant's sessions use TLS (`tls = "disable" | "verify-full"`, spelled like libpq).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// Plain TCP: loopback, or a network the operator trusts.
+    #[default]
+    Disable,
+    /// TLS, certificate chain and host name verified against `ca_file`.
+    VerifyFull,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read {what} from {path}: {source}")]

@@ -8,7 +8,7 @@ pub fn describe(c: &LoadedComponent) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "component: {}", c.path.display());
     let _ = writeln!(out, "sha256:    {}", c.digest);
-    let _ = writeln!(out, "world:     {}", c.role.world());
+    let _ = writeln!(out, "world:     {}", c.roles.world());
     let _ = writeln!(out, "exports:");
     for e in &c.exports {
         let _ = writeln!(out, "  {e}");

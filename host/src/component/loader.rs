@@ -1,7 +1,7 @@
 //! Read a component file, compile it (or take it from the cache), and find its role.
 
 use super::cache::{self, ComponentCache, Origin};
-use crate::role::Role;
+use crate::role::{Role, Roles};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use wasmtime::Engine;
@@ -19,7 +19,8 @@ pub struct ComponentInfo {
 pub struct LoadedComponent {
     pub path: PathBuf,
     pub component: Component,
-    pub role: Role,
+    /// What it exports: a connector entry runs it in the role of its config.
+    pub roles: Roles,
     pub digest: String,
     pub imports: Vec<String>,
     pub exports: Vec<String>,
@@ -28,11 +29,12 @@ pub struct LoadedComponent {
 }
 
 impl LoadedComponent {
-    pub fn info(&self) -> ComponentInfo {
+    /// As run by a connector in `role`.
+    pub fn info(&self, role: Role) -> ComponentInfo {
         ComponentInfo {
             path: self.path.clone(),
             sha256: self.digest.clone(),
-            role: self.role,
+            role,
         }
     }
 }
@@ -51,10 +53,6 @@ pub enum LoadError {
          build it against the danube:connect WIT worlds"
     )]
     NoRole { path: PathBuf, exports: String },
-    #[error(
-        "{path} exports both `danube:connect/sink` and `danube:connect/source`; a connector has one role"
-    )]
-    TwoRoles { path: PathBuf },
 }
 
 /// A component file read and hashed, not compiled yet: enough to tell whether it changed.
@@ -122,29 +120,24 @@ pub fn compile(
         .map(|(name, _)| name.to_string())
         .collect();
     let has = |prefix: &str| exports.iter().any(|e| e.starts_with(&format!("{prefix}@")));
-    let role = match (has(Role::Sink.export()), has(Role::Source.export())) {
-        (true, false) => Role::Sink,
-        (false, true) => Role::Source,
-        (true, true) => {
-            return Err(LoadError::TwoRoles {
-                path: path.to_path_buf(),
-            });
-        }
-        (false, false) => {
-            return Err(LoadError::NoRole {
-                path: path.to_path_buf(),
-                exports: if exports.is_empty() {
-                    "none".into()
-                } else {
-                    exports.join(", ")
-                },
-            });
-        }
+    let roles = Roles {
+        sink: has(Role::Sink.export()),
+        source: has(Role::Source.export()),
     };
+    if !roles.sink && !roles.source {
+        return Err(LoadError::NoRole {
+            path: path.to_path_buf(),
+            exports: if exports.is_empty() {
+                "none".into()
+            } else {
+                exports.join(", ")
+            },
+        });
+    }
     Ok(LoadedComponent {
         path: path.to_path_buf(),
         component,
-        role,
+        roles,
         digest,
         imports,
         exports,

@@ -163,11 +163,11 @@ impl ConnectorHandle {
                 ReloadError::Incompatible(format!("compiling the component failed: {e}"))
             })??;
         let compile_ms = loaded.load_time.as_secs_f64() * 1e3;
-        if loaded.role != running.role {
+        if !loaded.roles.serves(running.role) {
             return Err(ReloadError::WrongWorld {
                 path,
                 connector: self.name.clone(),
-                found: loaded.role.world(),
+                found: loaded.roles.world(),
                 running: running.role.world(),
             });
         }

@@ -46,7 +46,7 @@ pub fn launch(
         "component ready"
     );
     let settings = host.instance_settings(&config)?;
-    let status = Status::new(loaded.info());
+    let status = Status::new(loaded.info(config.pipeline.role()));
     let metrics = host.metrics.connector(&config.connector.name);
     let hosted = Hosted {
         status: status.clone(),

@@ -1,8 +1,8 @@
 //! What end-to-end tests need around the product: a Danube broker (the in-memory test broker,
 //! or a real one when `DANUBE_SERVICE_URL` is set), a real HTTP receiver, and the host as a
 //! child process that can be stopped, signalled or killed, alone or several connectors in one
-//! process, and driven through its admin API; real ClickHouse, Mosquitto and PostgreSQL servers
-//! for the connectors that talk to them.
+//! process, and driven through its admin API; real ClickHouse, Mosquitto, PostgreSQL and
+//! Kafka-API (tansu) servers for the connectors that talk to them.
 
 pub mod admin;
 pub mod certificates;
@@ -11,6 +11,7 @@ pub mod danube;
 mod host_file;
 pub mod host_process;
 pub mod http;
+pub mod kafka;
 pub mod mosquitto;
 pub mod mqtt_client;
 pub mod paths;

@@ -45,6 +45,14 @@ impl ServerProcess {
         self.port
     }
 
+    /// Send `signal` (SIGSTOP, SIGCONT) to the process.
+    pub(super) fn signal(&self, signal: libc::c_int) {
+        if let Some(pid) = self.child.as_ref().map(|c| c.id()) {
+            // SAFETY: kill(2) on a child we started and have not reaped.
+            unsafe { libc::kill(pid as libc::pid_t, signal) };
+        }
+    }
+
     /// SIGKILL: connections drop mid-request, nothing is flushed on the way out.
     pub(super) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -2,6 +2,7 @@
 
 use super::super::GrantKeyError;
 use super::super::allowed_hosts::{HostPattern, POSTGRES_SCHEMES};
+pub use super::super::tls::TlsMode;
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -24,16 +25,6 @@ pub struct PostgresGrant {
     /// this the host stops reading (and keeps answering the server's keepalives).
     #[serde(default = "default_buffer")]
     pub max_buffered: usize,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TlsMode {
-    /// Plain TCP: loopback, or a network the operator trusts.
-    #[default]
-    Disable,
-    /// TLS, certificate chain and host name verified against `ca_file`.
-    VerifyFull,
 }
 
 fn default_buffer() -> usize {

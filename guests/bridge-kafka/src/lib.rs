@@ -1,0 +1,24 @@
+//! Kafka bridge: one component with both roles, run as two connector entries.
+//!
+//! - As a source ([`import::KafkaImport`]) it reads Kafka topics in a consumer group and
+//!   publishes each record to the Danube topic its route names, with its key, its headers as
+//!   attributes and `kafka.*` attributes; offsets are committed only after Danube persisted.
+//! - As a sink ([`export::KafkaExport`]) it sends Danube messages to Kafka with an idempotent
+//!   producer and acks each message only once Kafka acknowledged it.
+//!
+//! Each direction marks what it writes with a provenance header, and neither sends back what
+//! the other brought in, so both can run on the same names without a loop. See `README.md`.
+
+mod attributes;
+mod config;
+mod encode;
+mod export;
+mod import;
+mod offsets;
+mod routes;
+
+pub use export::KafkaExport;
+pub use import::KafkaImport;
+
+danube_connect_sdk::export_sink!(KafkaExport);
+danube_connect_sdk::export_source!(KafkaImport);
