@@ -81,11 +81,12 @@ lint: deps
 fmt:
 	$(CARGO) fmt --all
 
-## The demo builds only what it runs: the HTTP sink component, the host and the demo itself.
+## The demo builds only what it runs: the HTTP sink component, the host (without the Kafka
+## capability, whose librdkafka takes minutes to compile) and the demo itself.
 demo: demo-deps
 	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 -p sink-http
-	$(CARGO) build -j$(JOBS) --profile demo -p danube-connect-host -p danube-connect-tests \
-	  --bin danube-connect-host --bin danube-connect-demo
+	$(CARGO) build -j$(JOBS) --profile demo --no-default-features -p danube-connect-host \
+	  -p danube-connect-tests --bin danube-connect-host --bin danube-connect-demo
 	target/demo/danube-connect-demo --host target/demo/danube-connect-host \
 	  --component $(WASM_DIR)/sink_http.wasm
 

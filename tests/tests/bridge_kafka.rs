@@ -2,6 +2,7 @@
 //! host running `bridge_kafka.wasm` as a source (Kafka → Danube), as a sink (Danube → Kafka),
 //! or both at once. Offsets are committed only after Danube persisted; Danube messages are
 //! acked only after Kafka acknowledged.
+#![cfg(feature = "kafka")]
 
 use danube_connect_tests::harness::kafka::{Read, Tansu};
 use danube_connect_tests::harness::{

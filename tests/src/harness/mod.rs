@@ -11,6 +11,7 @@ pub mod danube;
 mod host_file;
 pub mod host_process;
 pub mod http;
+#[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod mosquitto;
 pub mod mqtt_client;

@@ -46,6 +46,7 @@ impl ServerProcess {
     }
 
     /// Send `signal` (SIGSTOP, SIGCONT) to the process.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     pub(super) fn signal(&self, signal: libc::c_int) {
         if let Some(pid) = self.child.as_ref().map(|c| c.id()) {
             // SAFETY: kill(2) on a child we started and have not reaped.
