@@ -21,8 +21,9 @@ all: build
 ## pkg-config (librdkafka, built from source, uses them for TLS and SCRAM), Mosquitto,
 ## ClickHouse and PostgreSQL (the MQTT source's, the ClickHouse sink's and the Postgres
 ## source's tests start their own), openssl
-## (certificates for the TLS tests), tinyproxy (the HTTP proxy test) and the wasm target.
-APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/include/openssl/ssl.h),,libssl-dev) $(if $(shell command -v pkg-config),,pkg-config) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients) $(if $(wildcard /usr/sbin/clickhouse-server),,clickhouse-server) $(if $(shell command -v openssl),,openssl) $(if $(shell command -v tinyproxy),,tinyproxy) $(if $(wildcard /usr/lib/postgresql/*/bin/postgres),,postgresql)
+## (certificates for the TLS tests), tinyproxy (the HTTP proxy test), stunnel4 (TLS in front of
+## the Kafka tests' broker) and the wasm target.
+APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/include/openssl/ssl.h),,libssl-dev) $(if $(shell command -v pkg-config),,pkg-config) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients) $(if $(wildcard /usr/sbin/clickhouse-server),,clickhouse-server) $(if $(shell command -v openssl),,openssl) $(if $(shell command -v tinyproxy),,tinyproxy) $(if $(wildcard /usr/lib/postgresql/*/bin/postgres),,postgresql) $(if $(shell command -v stunnel4),,stunnel4)
 
 deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(strip $(APT_NEEDS))"

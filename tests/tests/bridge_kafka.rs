@@ -4,6 +4,7 @@
 //! acked only after Kafka acknowledged.
 #![cfg(feature = "kafka")]
 
+use danube_connect_tests::harness::http::metric_sum;
 use danube_connect_tests::harness::kafka::{Read, Tansu};
 use danube_connect_tests::harness::{
     Danube, HostProcess, HostSpec, eventually, paths, unique_topic,
@@ -152,7 +153,9 @@ async fn import_keeps_keys_headers_and_partition_order() {
     let danube = Danube::start().await;
     let to = unique_topic("kafka-in");
     let mut out = reader(&danube, &to).await;
-    let mut host = HostProcess::start(import("kin", &tansu, topic, "g-import", &to), danube.url());
+    let mut spec = import("kin", &tansu, topic, "g-import", &to);
+    spec.extra.push_str("lag_interval_ms = 200\n");
+    let mut host = HostProcess::start(spec, danube.url());
     ready(&mut host).await;
 
     let got = out.take(N, Duration::from_secs(180)).await;
@@ -198,6 +201,30 @@ async fn import_keeps_keys_headers_and_partition_order() {
         committed.is_some(),
         "committed offsets never reached {ends:?}"
     );
+
+    // Per direction and per partition, in the host's metrics.
+    let metrics = host.metrics().await;
+    let imported = metric_sum(
+        &metrics,
+        "danube_connector_guest_kafka_records_total",
+        &[("direction", "import")],
+    );
+    assert_eq!(imported as usize, N, "{metrics}");
+    let caught_up = eventually(Duration::from_secs(30), async || {
+        let metrics = host.metrics().await;
+        let partitions = (0..PARTITIONS)
+            .filter(|p| {
+                metrics.lines().any(|l| {
+                    l.starts_with("danube_connector_guest_kafka_consumer_lag{")
+                        && l.contains(&format!("partition=\"{p}\""))
+                        && l.ends_with(" 0")
+                })
+            })
+            .count();
+        (partitions == PARTITIONS as usize).then_some(())
+    })
+    .await;
+    assert!(caught_up.is_some(), "{}", host.metrics().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -543,4 +570,52 @@ async fn bad_configuration_is_refused_with_a_named_error() {
 
     let e = refused(&validate(dir.path(), "sink", "", &brokers));
     assert!(e.contains("capabilities.kafka"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_verified_with_the_grants_ca_and_refused_with_another() {
+    let tansu = Tansu::start_with(true);
+    let ca = tansu.certificates().expect("a TLS broker").ca.clone();
+    tansu.create_topic("secure", 1).await;
+    let danube = Danube::start().await;
+    let from = unique_topic("kafka-tls");
+    let _creator = danube.producer(&from).await;
+    let grant = |ca: &Path| {
+        format!(
+            "[capabilities.kafka]\nallowed_brokers = [\"127.0.0.1:*\"]\ntls = \"verify-full\"\n\
+             ca_file = \"{}\"\n",
+            ca.display()
+        )
+    };
+    let spec = HostSpec::sink(
+        "ktls",
+        paths::component("bridge_kafka"),
+        &from,
+        &format!(
+            "{}\n[config]\nbrokers = \"{}\"\nroutes = [{{ to = \"secure\" }}]\n",
+            grant(&ca),
+            tansu.bootstrap()
+        ),
+    );
+    let mut host = HostProcess::start(spec, danube.url());
+    ready(&mut host).await;
+    publish_keyed(&danube, &from, 0..20).await;
+    let consumer = tansu.consumer("secure", "check-tls");
+    let got = Tansu::read(&consumer, 20, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 20, "{}", host.log());
+
+    // A CA that did not sign the broker's certificate: refused, and the log says why.
+    let other = tempfile::tempdir().expect("tempdir");
+    let other_ca = danube_connect_tests::harness::certificates::make(other.path()).ca;
+    let e = refused(&validate(
+        other.path(),
+        "sink",
+        &grant(&other_ca),
+        &format!(
+            "brokers = \"{}\"\nconnect_timeout_ms = 3000",
+            tansu.bootstrap()
+        ),
+    ));
+    assert!(e.contains("no broker answered"), "{e}");
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
 }

@@ -2,6 +2,8 @@
 //! feature, in-memory storage) on its own port, killed on drop, and rdkafka clients to write,
 //! read and create topics with (tansu creates none by itself).
 
+use super::certificates::{self, Certificates};
+use super::host_process::free_port;
 use super::paths;
 use super::server_process::ServerProcess;
 use rdkafka::ClientConfig;
@@ -32,6 +34,11 @@ pub struct Tansu {
     server: Option<ServerProcess>,
     port: u16,
     dir: tempfile::TempDir,
+    /// Listening with TLS: the certificates `openssl` made for it.
+    tls: Option<Certificates>,
+    /// stunnel, terminating TLS in front of tansu (whose own TLS flags cannot be combined in
+    /// 0.6); tansu advertises the tunnel's port, so every connection goes through it.
+    tunnel: Option<ServerProcess>,
 }
 
 /// One record as a test reads it back.
@@ -56,18 +63,35 @@ impl Read {
 
 impl Tansu {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// With `tls`, clients reach it over TLS (stunnel, Debian package stunnel4) with a server
+    /// certificate for 127.0.0.1 signed by a CA of the test's own
+    /// ([`certificates`](Self::certificates)).
+    pub fn start_with(tls: bool) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tls = tls.then(|| certificates::make(dir.path()));
         let mut broker = Self {
             server: None,
             port: 0,
-            dir: tempfile::tempdir().expect("tempdir"),
+            dir,
+            tls,
+            tunnel: None,
         };
         broker.launch(None);
         broker
     }
 
+    pub fn certificates(&self) -> Option<&Certificates> {
+        self.tls.as_ref()
+    }
+
     fn launch(&mut self, port: Option<u16>) {
         let bin = tansu_bin();
         let log_path = self.dir.path().join("tansu.log");
+        // With TLS, clients use the tunnel's port; tansu listens on a port of its own.
+        let front = self.tls.as_ref().map(|_| port.unwrap_or_else(free_port));
         let spawn = |port: u16| {
             let log = std::fs::OpenOptions::new()
                 .create(true)
@@ -75,9 +99,15 @@ impl Tansu {
                 .open(&log_path)
                 .expect("log file");
             let url = format!("tcp://127.0.0.1:{port}");
+            let advertised = format!("tcp://127.0.0.1:{}", front.unwrap_or(port));
             Command::new(&bin)
                 .arg("broker")
-                .args(["--listener-url", &url, "--advertised-listener-url", &url])
+                .args([
+                    "--listener-url",
+                    &url,
+                    "--advertised-listener-url",
+                    &advertised,
+                ])
                 .args(["--storage-engine", "memory://tansu/"])
                 .env(
                     "RUST_LOG",
@@ -89,10 +119,49 @@ impl Tansu {
                 .expect("start tansu")
         };
         let listening = |port: u16| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
-        let server = ServerProcess::launch(port, Duration::from_secs(20), spawn, listening)
+        let own = if front.is_some() { None } else { port };
+        let server = ServerProcess::launch(own, Duration::from_secs(20), spawn, listening)
             .unwrap_or_else(|| panic!("tansu did not start:\n{}", self.log()));
-        self.port = server.port();
+        self.port = front.unwrap_or(server.port());
+        if let (Some(front), None) = (front, &self.tunnel) {
+            self.tunnel = Some(self.tunnel_to(front, server.port()));
+        }
         self.server = Some(server);
+    }
+
+    fn tunnel_to(&self, front: u16, back: u16) -> ServerProcess {
+        let Some(certs) = &self.tls else {
+            panic!("a tunnel without certificates");
+        };
+        let conf = self.dir.path().join("stunnel.conf");
+        let log = self.dir.path().join("stunnel.log");
+        std::fs::write(
+            &conf,
+            format!(
+                "foreground = yes\npid =\noutput = {}\n[kafka]\naccept = 127.0.0.1:{front}\n\
+                 connect = 127.0.0.1:{back}\ncert = {}\nkey = {}\n",
+                log.display(),
+                certs.server_cert.display(),
+                certs.server_key.display(),
+            ),
+        )
+        .expect("stunnel config");
+        let spawn = |_: u16| {
+            Command::new("stunnel4")
+                .arg(&conf)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start stunnel4 (Debian package stunnel4)")
+        };
+        let listening = |port: u16| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+        ServerProcess::launch(Some(front), Duration::from_secs(10), spawn, listening)
+            .unwrap_or_else(|| {
+                panic!(
+                    "stunnel did not start:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            })
     }
 
     pub fn port(&self) -> u16 {
@@ -136,6 +205,10 @@ impl Tansu {
     fn config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", self.bootstrap());
+        if let Some(tls) = &self.tls {
+            c.set("security.protocol", "ssl");
+            c.set("ssl.ca.location", tls.ca.display().to_string());
+        }
         c
     }
 

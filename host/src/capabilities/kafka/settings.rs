@@ -216,6 +216,36 @@ mod tests {
     }
 
     #[test]
+    fn sasl_comes_from_the_connector_tls_from_the_grant() {
+        let mut o = options(&["127.0.0.1:9092"], &[]);
+        o.sasl = Some(Sasl {
+            mechanism: "SCRAM-SHA-512",
+            username: "bridge".into(),
+            password: "secret".into(),
+        });
+        let c = base(&access(), "c", &o).expect("sasl");
+        assert_eq!(c.get("security.protocol"), Some("sasl_plaintext"));
+        assert_eq!(c.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
+        assert_eq!(c.get("sasl.username"), Some("bridge"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "not checked here").expect("write");
+        let grant: KafkaGrant = toml::from_str(&format!(
+            "allowed_brokers = ['127.0.0.1:*']\ntls = 'verify-full'\nca_file = '{}'",
+            ca.display()
+        ))
+        .expect("grant");
+        let tls = KafkaAccess::new(&grant, Path::to_path_buf).expect("access");
+        let c = base(&tls, "c", &o).expect("sasl over tls");
+        assert_eq!(c.get("security.protocol"), Some("sasl_ssl"));
+        assert_eq!(c.get("ssl.ca.location"), ca.to_str());
+        assert_eq!(
+            c.get("ssl.endpoint.identification.algorithm"),
+            Some("https")
+        );
+    }
+
+    #[test]
     fn brokers_outside_the_grant_are_denied() {
         let e = base(&access(), "c", &options(&["10.1.1.1:9092"], &[])).expect_err("denied");
         assert!(matches!(e, KafkaError::Denied(_)), "{e}");

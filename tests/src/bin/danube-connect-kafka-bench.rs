@@ -1,0 +1,229 @@
+//! Kafka bridge benchmark (see BENCHMARKS.md), in one run on one tansu broker:
+//!
+//! - import: a bare rdkafka consumer reads N records, a bare danube-client publisher sends N
+//!   messages, then `bridge_kafka.wasm` (source) moves the N records into Danube; rates from
+//!   the first to the last record persisted;
+//! - export: a bare danube-client consumer reads N messages, a bare rdkafka producer sends N
+//!   records, then `bridge_kafka.wasm` (sink) drains N messages from Danube into Kafka; rates
+//!   from the first to the last record seen in Kafka.
+//!
+//! `--danube-url URL` uses that broker; otherwise the in-memory test broker runs in this
+//! process. tansu (`make tools`) is started on a free port.
+
+use danube_client::DanubeClient;
+use danube_connect_tests::bench_args::{BoxError, arg, num};
+use danube_connect_tests::bench_source::{
+    bare_publisher, producer, stamped, subscribe, wait_persisted,
+};
+use danube_connect_tests::broker::TestBroker;
+use danube_connect_tests::harness::kafka::Tansu;
+use danube_connect_tests::harness::{HostProcess, HostSpec, paths, unique_topic};
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::time::{Duration, Instant};
+
+const PARTITIONS: i32 = 3;
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let n = num("--records", 50_000);
+    let size = num("--payload-bytes", 256) as usize;
+    let batch = num("--batch-size", 1000);
+    let (_broker, url) = match arg("--danube-url") {
+        Some(url) => (None, url),
+        None => {
+            let b = TestBroker::start().await?;
+            let url = b.url();
+            (Some(b), url)
+        }
+    };
+    let client = DanubeClient::builder().service_url(&url).build().await?;
+    let tansu = Tansu::start();
+    println!(
+        "Kafka (tansu, {PARTITIONS} partitions) <-> Danube, {n} records of {size} B, batches of \
+         {batch}, broker {}",
+        if arg("--danube-url").is_some() {
+            url.as_str()
+        } else {
+            "in-memory test broker"
+        }
+    );
+
+    // Import.
+    tansu.create_topic("bench-in", PARTITIONS).await;
+    fill_kafka(&tansu.producer(), "bench-in", n, size).await?;
+    let bare_kafka_in = bare_consume(&tansu, "bench-in", n).await?;
+    let bare_danube_out = bare_publisher(&client, n, 1, size).await?;
+    let imported = import(&url, &tansu, n, batch).await?;
+    let slower = bare_kafka_in.min(bare_danube_out);
+    println!(
+        "import: bare rdkafka consumer {bare_kafka_in:.0} records/s, bare danube publisher (1 \
+         producer) {bare_danube_out:.0} msgs/s; bridge {imported:.0} records/s, ratio to the \
+         slower {:.2}",
+        imported / slower
+    );
+
+    // Export.
+    let bare_danube_in = bare_danube_consume(&client, n, size).await?;
+    let bare_kafka_out = bare_produce(&tansu, n, size).await?;
+    let exported = export(&url, &client, &tansu, n, size, batch).await?;
+    let slower = bare_danube_in.min(bare_kafka_out);
+    println!(
+        "export: bare danube consumer {bare_danube_in:.0} msgs/s, bare rdkafka producer \
+         {bare_kafka_out:.0} records/s; bridge {exported:.0} records/s, ratio to the slower {:.2}",
+        exported / slower
+    );
+    Ok(())
+}
+
+/// N records of `size` bytes, keyed over 64 keys, every one acknowledged.
+async fn fill_kafka(
+    producer: &FutureProducer,
+    topic: &str,
+    n: u64,
+    size: usize,
+) -> Result<(), BoxError> {
+    let payload = vec![b'x'; size];
+    let keys: Vec<String> = (0..64).map(|k| format!("k{k}")).collect();
+    let mut pending = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let record: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic)
+            .key(keys[(i % 64) as usize].as_str())
+            .payload(payload.as_slice());
+        pending.push(producer.send(record, Duration::from_secs(60)));
+        if pending.len() >= 10_000 {
+            for r in futures::future::join_all(pending.drain(..)).await {
+                r.map_err(|(e, _)| e)?;
+            }
+        }
+    }
+    for r in futures::future::join_all(pending).await {
+        r.map_err(|(e, _)| e)?;
+    }
+    Ok(())
+}
+
+async fn bare_consume(tansu: &Tansu, topic: &str, n: u64) -> Result<f64, BoxError> {
+    let consumer: StreamConsumer = tansu.consumer(topic, "bench-bare");
+    let first = consumer.recv().await?;
+    drop(first);
+    let started = Instant::now();
+    let rest = Tansu::read(&consumer, n as usize - 1, Duration::from_secs(300)).await;
+    if rest.len() as u64 != n - 1 {
+        return Err(format!("bare consumer read {} of {n}", rest.len() + 1).into());
+    }
+    Ok((n - 1) as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn import(url: &str, tansu: &Tansu, n: u64, batch: u64) -> Result<f64, BoxError> {
+    let to = unique_topic("bench-kafka-in");
+    let spec = HostSpec::source(
+        "bench-import",
+        paths::component("bridge_kafka"),
+        &to,
+        "producers_per_topic = 1\nmax_in_flight = 5000",
+        &format!(
+            "[runtime]\nbatch_size = {batch}\n\n[capabilities.kafka]\n\
+             allowed_brokers = [\"127.0.0.1:*\"]\n\n[config]\nbrokers = \"{}\"\n\
+             group_id = \"bench-import\"\ntopics = \"bench-in\"\n\
+             routes = [{{ to = \"{to}\" }}]\n",
+            tansu.bootstrap()
+        ),
+    );
+    let host = HostProcess::start(spec, url);
+    let (first, _) = wait_persisted(&host, n).await?;
+    Ok(n as f64 / first.elapsed().as_secs_f64())
+}
+
+/// A bare consumer draining N messages published beforehand, acking each.
+async fn bare_danube_consume(client: &DanubeClient, n: u64, size: usize) -> Result<f64, BoxError> {
+    let topic = unique_topic("bench-bare-in");
+    let p = producer(client, &topic, 0).await?;
+    let (mut consumer, mut rx) = subscribe(client, &topic).await?;
+    let filler = tokio::spawn(async move {
+        for _ in 0..n {
+            p.send(stamped(size), None)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok::<_, String>(())
+    });
+    let mut first = None;
+    for _ in 0..n {
+        let m = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+            .await?
+            .ok_or("consumer closed")?;
+        first.get_or_insert_with(Instant::now);
+        let _ = consumer.ack(&m).await;
+    }
+    filler.await?.map_err(|e| -> BoxError { e.into() })?;
+    let first = first.unwrap_or_else(Instant::now);
+    Ok(n as f64 / first.elapsed().as_secs_f64())
+}
+
+async fn bare_produce(tansu: &Tansu, n: u64, size: usize) -> Result<f64, BoxError> {
+    tansu.create_topic("bench-bare-out", PARTITIONS).await;
+    // A producer as the bridge configures its own: batched, idempotent.
+    let mut c = rdkafka::ClientConfig::new();
+    c.set("bootstrap.servers", tansu.bootstrap())
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("compression.type", "lz4");
+    let p: FutureProducer = c.create()?;
+    let started = Instant::now();
+    fill_kafka(&p, "bench-bare-out", n, size).await?;
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn export(
+    url: &str,
+    client: &DanubeClient,
+    tansu: &Tansu,
+    n: u64,
+    size: usize,
+    batch: u64,
+) -> Result<f64, BoxError> {
+    tansu.create_topic("bench-out", PARTITIONS).await;
+    let from = unique_topic("bench-kafka-out");
+    let p = producer(client, &from, 1).await?;
+    let spec = HostSpec::sink(
+        "bench-export",
+        paths::component("bridge_kafka"),
+        &from,
+        &format!(
+            "[runtime]\nbatch_size = {batch}\n\n[capabilities.kafka]\n\
+             allowed_brokers = [\"127.0.0.1:*\"]\n\n[config]\nbrokers = \"{}\"\n\
+             routes = [{{ to = \"bench-out\" }}]\n",
+            tansu.bootstrap()
+        ),
+    );
+    let mut host = HostProcess::start(spec, url);
+    if !host.wait_ready(Duration::from_secs(60)).await {
+        return Err(format!("host not ready:\n{}", host.log()).into());
+    }
+    let publisher = tokio::spawn(async move {
+        for i in 0..n {
+            let key = format!("k{}", i % 64);
+            p.send_with_key(stamped(size), None, &key)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok::<_, String>(())
+    });
+    let consumer = tansu.consumer("bench-out", "bench-export-check");
+    let first = consumer.recv().await?;
+    drop(first);
+    let started = Instant::now();
+    let rest = Tansu::read(&consumer, n as usize - 1, Duration::from_secs(600)).await;
+    let rate = rest.len() as f64 / started.elapsed().as_secs_f64();
+    publisher.await?.map_err(|e| -> BoxError { e.into() })?;
+    if rest.len() as u64 != n - 1 {
+        return Err(format!(
+            "export delivered {} of {n}:\n{}",
+            rest.len() + 1,
+            host.log()
+        )
+        .into());
+    }
+    Ok(rate)
+}
