@@ -91,7 +91,7 @@ demo: demo-deps
 	target/demo/danube-connect-demo --host target/demo/danube-connect-host \
 	  --component $(WASM_DIR)/sink_http.wasm
 
-bench: guests
+bench: guests tools
 	$(CARGO) build -j$(JOBS) --release -p danube-connect-host -p danube-connect-tests --bins
 	./scripts/bench.sh
 

@@ -74,6 +74,15 @@ if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
   "$PG" --danube-url "$DANUBE_SERVICE_URL" --rows "${PG_REAL_ROWS:-50000}" --producers 4
 fi
 
+echo "== Kafka bridge: import and export vs bare rdkafka and danube-client, tansu (make tools)"
+KAFKA=$PWD/target/release/danube-connect-kafka-bench
+export TANSU_BIN=${TANSU_BIN:-$PWD/target/tools/bin/tansu}
+env -u DANUBE_SERVICE_URL "$KAFKA" --records "${KAFKA_RECORDS:-50000}"
+if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
+  echo "== the same on the broker at $DANUBE_SERVICE_URL"
+  "$KAFKA" --danube-url "$DANUBE_SERVICE_URL" --records "${KAFKA_REAL_RECORDS:-20000}"
+fi
+
 echo "== hot swap under load (20 swaps) and host memory with 1 and 10 idle connectors, test broker"
 env -u DANUBE_SERVICE_URL "$FLEET" swap --swaps 20
 env -u DANUBE_SERVICE_URL "$FLEET" density --connectors 10

@@ -1,5 +1,6 @@
 //! The connector's `[config]` table, handed to `open` as JSON.
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
@@ -34,6 +35,32 @@ impl Config {
         de.end()
             .map_err(|e| Error::config(format!("invalid config: {e}")))?;
         Ok(value)
+    }
+}
+
+/// A list option as TOML writes it (`["a", "b"]`) or as an environment variable gives it
+/// (`"a, b"`): either way, the trimmed non-empty names in order.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(untagged)]
+pub enum Names {
+    #[default]
+    None,
+    List(Vec<String>),
+    Text(String),
+}
+
+impl Names {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            Names::None => Vec::new(),
+            Names::List(v) => v,
+            Names::Text(s) => s
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }
     }
 }
 

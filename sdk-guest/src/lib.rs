@@ -53,7 +53,7 @@ pub mod source;
 pub mod state;
 pub mod topics;
 
-pub use config::Config;
+pub use config::{Config, Names};
 pub use error::{BatchError, Error, Retry};
 pub use field_path::{FieldPath, FieldPathError};
 pub use message::Message;

@@ -14,3 +14,17 @@ pub fn arg(name: &str) -> Option<String> {
 pub fn num(name: &str, default: u64) -> u64 {
     arg(name).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
+
+/// The broker a benchmark runs against: `--danube-url URL`, else the in-memory test broker in
+/// this process (kept alive by the returned handle). The text says which, for the report.
+pub async fn danube_under_test()
+-> Result<(Option<crate::broker::TestBroker>, String, String), BoxError> {
+    Ok(match arg("--danube-url") {
+        Some(url) => (None, url.clone(), url),
+        None => {
+            let b = crate::broker::TestBroker::start().await?;
+            let url = b.url();
+            (Some(b), url, "in-memory test broker".into())
+        }
+    })
+}

@@ -4,6 +4,7 @@
 //! acked only after Kafka acknowledged.
 #![cfg(feature = "kafka")]
 
+use danube_connect_tests::harness::danube::Reader;
 use danube_connect_tests::harness::http::metric_sum;
 use danube_connect_tests::harness::kafka::{Read, Tansu};
 use danube_connect_tests::harness::{
@@ -14,7 +15,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 const PARTITIONS: i32 = 3;
 
@@ -57,42 +57,8 @@ fn export(name: &str, tansu: &Tansu, from: &str, to: &str, config: &str) -> Host
     )
 }
 
-/// A Danube subscriber that reads and acknowledges in the background.
-struct Reader {
-    rx: mpsc::UnboundedReceiver<StreamMessage>,
-    _creator: danube_client::Producer,
-}
-
 async fn reader(danube: &Danube, topic: &str) -> Reader {
-    let creator = danube.producer(topic).await;
-    let (mut consumer, mut incoming) = danube.subscribe(topic, "reader").await;
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(m) = incoming.recv().await {
-            let _ = consumer.ack(&m).await;
-            if tx.send(m).is_err() {
-                break;
-            }
-        }
-    });
-    Reader {
-        rx,
-        _creator: creator,
-    }
-}
-
-impl Reader {
-    async fn take(&mut self, n: usize, wait: Duration) -> Vec<StreamMessage> {
-        let mut out = Vec::new();
-        let deadline = tokio::time::Instant::now() + wait;
-        while out.len() < n {
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(m)) => out.push(m),
-                _ => break,
-            }
-        }
-        out
-    }
+    danube.reader(topic).await
 }
 
 fn attr<'a>(m: &'a StreamMessage, name: &str) -> Option<&'a str> {

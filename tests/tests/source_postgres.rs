@@ -3,6 +3,7 @@
 //! A slot's position is confirmed only after Danube persisted the transaction: killing the
 //! host loses nothing.
 
+use danube_connect_tests::harness::danube::Reader;
 use danube_connect_tests::harness::postgres::{
     self, PASSWORD, Postgres, PostgresOptions, SUPERUSER,
 };
@@ -13,7 +14,6 @@ use danube_core::message::StreamMessage;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// The connector for `pg`, publishing to `{base}_{schema}_{table}`; `config` adds keys.
 fn cdc(name: &str, pg: &Postgres, base: &str, config: &str) -> HostSpec {
@@ -34,53 +34,17 @@ fn cdc(name: &str, pg: &Postgres, base: &str, config: &str) -> HostSpec {
     )
 }
 
-/// A subscriber that reads and acknowledges in the background, however long the test looks
-/// away (a real broker skips messages for a subscription that falls far behind).
-struct Reader {
-    rx: mpsc::UnboundedReceiver<StreamMessage>,
-    _creator: danube_client::Producer,
-}
-
-/// Create the topic and subscribe before anything is published to it.
 async fn reader(danube: &Danube, topic: &str) -> Reader {
-    let creator = danube.producer(topic).await;
-    let (mut consumer, mut incoming) = danube.subscribe(topic, "reader").await;
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(m) = incoming.recv().await {
-            let _ = consumer.ack(&m).await;
-            if tx.send(m).is_err() {
-                break;
-            }
-        }
-    });
-    Reader {
-        rx,
-        _creator: creator,
-    }
+    danube.reader(topic).await
 }
 
-impl Reader {
-    /// Up to `n` messages, whatever arrived within `wait`.
-    async fn take(&mut self, n: usize, wait: Duration) -> Vec<StreamMessage> {
-        let mut out = Vec::new();
-        let deadline = tokio::time::Instant::now() + wait;
-        while out.len() < n {
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(m)) => out.push(m),
-                _ => break,
-            }
-        }
-        out
-    }
-
-    async fn events(&mut self, n: usize) -> Vec<Value> {
-        self.take(n, Duration::from_secs(30))
-            .await
-            .iter()
-            .map(event)
-            .collect()
-    }
+async fn events(reader: &mut Reader, n: usize) -> Vec<Value> {
+    reader
+        .take(n, Duration::from_secs(30))
+        .await
+        .iter()
+        .map(event)
+        .collect()
 }
 
 fn event(m: &StreamMessage) -> Value {
@@ -231,7 +195,7 @@ async fn row_changes_arrive_as_documented_events_in_commit_order() {
     )
     .await
     .expect("toast");
-    let got = docs.events(2).await;
+    let got = events(&mut docs, 2).await;
     assert_eq!(got.len(), 2, "{}", host.log());
     assert_eq!(got[0]["after"]["body"].as_str().map(str::len), Some(64_000));
     assert_eq!(got[1]["after"], json!({"id": 1, "n": 1}));
@@ -650,7 +614,7 @@ async fn a_huge_transaction_and_a_table_added_while_running() {
         );
         assert_eq!(e["source"]["tx_id"], tx, "one transaction");
     }
-    let added = late.events(1).await;
+    let added = events(&mut late, 1).await;
     assert_eq!(added.len(), 1, "{}", host.log());
     assert_eq!(added[0]["after"]["id"], 1);
 }
@@ -718,7 +682,7 @@ async fn tls_verify_full_uses_the_grants_ca_and_refuses_another() {
     db.batch_execute("INSERT INTO secure VALUES (1)")
         .await
         .expect("insert");
-    let got = out.events(1).await;
+    let got = events(&mut out, 1).await;
     assert_eq!(got.len(), 1, "{}", host.log());
     let ssl = db
         .query_one(
@@ -831,7 +795,7 @@ async fn a_slot_streamed_elsewhere_is_named_and_waited_for() {
     db.batch_execute("INSERT INTO shared VALUES (7)")
         .await
         .expect("insert");
-    let got = out.events(1).await;
+    let got = events(&mut out, 1).await;
     assert_eq!(got.len(), 1, "{}", host.log());
     assert_eq!(got[0]["after"]["id"], 7);
 }
@@ -862,7 +826,7 @@ async fn a_table_dropped_mid_stream_is_named_and_the_others_go_on() {
     db.batch_execute("INSERT INTO doomed VALUES (1)")
         .await
         .expect("insert");
-    assert_eq!(doomed.events(1).await.len(), 1, "{}", host.log());
+    assert_eq!(events(&mut doomed, 1).await.len(), 1, "{}", host.log());
     db.batch_execute("DROP TABLE doomed").await.expect("drop");
     let named = eventually(Duration::from_secs(20), async || {
         host.log()
@@ -874,7 +838,7 @@ async fn a_table_dropped_mid_stream_is_named_and_the_others_go_on() {
     db.batch_execute("INSERT INTO keep VALUES (2)")
         .await
         .expect("insert");
-    let got = keep.events(1).await;
+    let got = events(&mut keep, 1).await;
     assert_eq!(got.len(), 1, "{}", host.log());
     assert_eq!(got[0]["after"]["id"], 2);
 }
@@ -904,7 +868,7 @@ async fn initial_only_reads_the_rows_then_drops_its_slot() {
         danube.url(),
     );
     ready(&mut host).await;
-    let got = out.events(250).await;
+    let got = events(&mut out, 250).await;
     assert_eq!(got.len(), 250, "{}", host.log());
     assert!(got.iter().all(|e| e["op"] == "r"));
     let dropped = eventually(Duration::from_secs(20), async || {

@@ -2,10 +2,10 @@
 //! each checks the ones it needs. Every key is described in `README.md`; errors name the key.
 
 use crate::routes::{RawRoute, Routes, Target};
-use danube_connect_sdk::Error;
 use danube_connect_sdk::kafka::{
     ClientOptions, Compression, ConsumerOptions, OffsetReset, ProducerOptions, Sasl, SaslMechanism,
 };
+use danube_connect_sdk::{Error, Names};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -47,30 +47,6 @@ pub struct RawConfig {
     pub compression: CompressionName,
     #[serde(default = "default_delivery_timeout")]
     pub delivery_timeout_ms: u32,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(untagged)]
-pub enum Names {
-    #[default]
-    None,
-    List(Vec<String>),
-    Text(String),
-}
-
-impl Names {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            Names::None => Vec::new(),
-            Names::List(v) => v,
-            Names::Text(s) => s
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
-        }
-    }
 }
 
 /// A property value as TOML gives it.

@@ -3,8 +3,8 @@
 
 use crate::tables::TableFilter;
 use crate::topic::TopicRule;
-use danube_connect_sdk::Error;
 use danube_connect_sdk::postgres::ConnectOptions;
+use danube_connect_sdk::{Error, Names};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -68,30 +68,6 @@ pub enum SnapshotMode {
 pub enum Port {
     Number(u16),
     Text(String),
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(untagged)]
-pub enum Names {
-    #[default]
-    None,
-    List(Vec<String>),
-    Text(String),
-}
-
-impl Names {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            Names::None => Vec::new(),
-            Names::List(v) => v,
-            Names::Text(s) => s
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
-        }
-    }
 }
 
 fn default_port() -> Port {

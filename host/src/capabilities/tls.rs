@@ -5,7 +5,7 @@
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// How a grant's sessions use TLS (`tls = "disable" | "verify-full"`, spelled like libpq).
@@ -31,6 +31,28 @@ pub enum TlsError {
     Empty { path: String },
     #[error("{0}")]
     Rustls(#[from] rustls::Error),
+}
+
+/// A grant's certificate files, resolved against the config file's folder.
+#[derive(Debug, Clone)]
+pub struct GrantFiles {
+    pub ca_file: Option<PathBuf>,
+    /// Certificate and key, together or not at all (the grants check that).
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+}
+
+impl GrantFiles {
+    pub fn resolve(
+        ca_file: Option<&Path>,
+        cert: Option<&Path>,
+        key: Option<&Path>,
+        resolve: impl Fn(&Path) -> PathBuf,
+    ) -> Self {
+        Self {
+            ca_file: ca_file.map(&resolve),
+            client_cert: cert.map(&resolve).zip(key.map(&resolve)),
+        }
+    }
 }
 
 /// Which certificate authorities a client trusts.

@@ -11,11 +11,10 @@
 //! process. tansu (`make tools`) is started on a free port.
 
 use danube_client::DanubeClient;
-use danube_connect_tests::bench_args::{BoxError, arg, num};
+use danube_connect_tests::bench_args::{BoxError, danube_under_test, num};
 use danube_connect_tests::bench_source::{
     bare_publisher, producer, stamped, subscribe, wait_persisted,
 };
-use danube_connect_tests::broker::TestBroker;
 use danube_connect_tests::harness::kafka::Tansu;
 use danube_connect_tests::harness::{HostProcess, HostSpec, paths, unique_topic};
 use rdkafka::consumer::StreamConsumer;
@@ -29,24 +28,13 @@ async fn main() -> Result<(), BoxError> {
     let n = num("--records", 50_000);
     let size = num("--payload-bytes", 256) as usize;
     let batch = num("--batch-size", 1000);
-    let (_broker, url) = match arg("--danube-url") {
-        Some(url) => (None, url),
-        None => {
-            let b = TestBroker::start().await?;
-            let url = b.url();
-            (Some(b), url)
-        }
-    };
+    let (_broker, url, which) = danube_under_test().await?;
     let client = DanubeClient::builder().service_url(&url).build().await?;
     let tansu = Tansu::start();
     println!(
         "Kafka (tansu, {PARTITIONS} partitions) <-> Danube, {n} records of {size} B, batches of \
          {batch}, broker {}",
-        if arg("--danube-url").is_some() {
-            url.as_str()
-        } else {
-            "in-memory test broker"
-        }
+        which
     );
 
     // Import.

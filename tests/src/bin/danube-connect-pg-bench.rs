@@ -11,11 +11,10 @@
 //! process. PostgreSQL (Debian package) is started on a free port.
 
 use danube_client::DanubeClient;
-use danube_connect_tests::bench_args::{BoxError, arg, num};
+use danube_connect_tests::bench_args::{BoxError, danube_under_test, num};
 use danube_connect_tests::bench_source::{
     bare_latency, bare_publisher, now_us, producer, subscribe, wait_persisted,
 };
-use danube_connect_tests::broker::TestBroker;
 use danube_connect_tests::harness::postgres::{PASSWORD, Postgres, SUPERUSER};
 use danube_connect_tests::harness::{HostProcess, HostSpec, paths, unique_topic};
 use std::time::{Duration, Instant};
@@ -32,24 +31,13 @@ async fn main() -> Result<(), BoxError> {
     let rate = num("--latency-rate", 1000);
     let latency_n = num("--latency-rows", 5000);
     let event_bytes = num("--payload-bytes", 420) as usize;
-    let (_broker, url) = match arg("--danube-url") {
-        Some(url) => (None, url),
-        None => {
-            let b = TestBroker::start().await?;
-            let url = b.url();
-            (Some(b), url)
-        }
-    };
+    let (_broker, url, which) = danube_under_test().await?;
     let client = DanubeClient::builder().service_url(&url).build().await?;
     let pg = Postgres::start();
     println!(
         "Postgres -> Danube, {n} rows of ~200 B in transactions of {tx_rows}, {writers} writers, \
          {producers} producers, broker {}",
-        if arg("--danube-url").is_some() {
-            url.as_str()
-        } else {
-            "in-memory test broker"
-        }
+        which
     );
 
     let bare = bare_publisher(&client, n, producers, event_bytes).await?;

@@ -10,11 +10,10 @@
 //! process. Mosquitto (Debian package) is started on a free port.
 
 use danube_client::DanubeClient;
-use danube_connect_tests::bench_args::{BoxError, arg, num};
+use danube_connect_tests::bench_args::{BoxError, danube_under_test, num};
 use danube_connect_tests::bench_source::{
     bare_latency, bare_publisher, latencies, producer, stamped, subscribe, wait_persisted,
 };
-use danube_connect_tests::broker::TestBroker;
 use danube_connect_tests::harness::mosquitto::{Mosquitto, MosquittoOptions};
 use danube_connect_tests::harness::mqtt_client::{Device, QoS};
 use danube_connect_tests::harness::{HostProcess, HostSpec, paths, unique_topic};
@@ -28,14 +27,7 @@ async fn main() -> Result<(), BoxError> {
     let devices = num("--devices", 4) as usize;
     let rate = num("--latency-rate", 1000);
     let latency_n = num("--latency-messages", 5000);
-    let (_broker, url) = match arg("--danube-url") {
-        Some(url) => (None, url),
-        None => {
-            let b = TestBroker::start().await?;
-            let url = b.url();
-            (Some(b), url)
-        }
-    };
+    let (_broker, url, which) = danube_under_test().await?;
     let client = DanubeClient::builder().service_url(&url).build().await?;
     let mosquitto = Mosquitto::start_with(MosquittoOptions {
         max_inflight: 1000,
@@ -43,11 +35,7 @@ async fn main() -> Result<(), BoxError> {
     });
     println!(
         "MQTT -> Danube, {n} messages of {payload} B, QoS 1, {producers} producers, {devices} devices, broker {}",
-        if arg("--danube-url").is_some() {
-            url.as_str()
-        } else {
-            "in-memory test broker"
-        }
+        which
     );
 
     let bare = bare_publisher(&client, n, producers, payload).await?;

@@ -111,6 +111,26 @@ impl Danube {
         p
     }
 
+    /// Create `topic` and subscribe to it before anything is published, then read and
+    /// acknowledge in the background: see [`Reader`].
+    pub async fn reader(&self, topic: &str) -> Reader {
+        let creator = self.producer(topic).await;
+        let (mut consumer, mut incoming) = self.subscribe(topic, "reader").await;
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(m) = incoming.recv().await {
+                let _ = consumer.ack(&m).await;
+                if tx.send(m).is_err() {
+                    break;
+                }
+            }
+        });
+        Reader {
+            rx,
+            _creator: creator,
+        }
+    }
+
     /// Subscribe (starting at the latest message) and open the stream at once.
     pub async fn subscribe(
         &self,
@@ -129,6 +149,28 @@ impl Danube {
         c.subscribe().await.expect("subscribe");
         let rx = c.receive().await.expect("receive");
         (c, rx)
+    }
+}
+
+/// A subscriber that reads and acknowledges in the background, however long the test looks
+/// away (a real broker skips messages for a subscription that falls far behind).
+pub struct Reader {
+    rx: mpsc::UnboundedReceiver<StreamMessage>,
+    _creator: Producer,
+}
+
+impl Reader {
+    /// Up to `n` messages, whatever arrived within `wait`.
+    pub async fn take(&mut self, n: usize, wait: std::time::Duration) -> Vec<StreamMessage> {
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + wait;
+        while out.len() < n {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(m)) => out.push(m),
+                _ => break,
+            }
+        }
+        out
     }
 }
 

@@ -2,19 +2,15 @@
 
 use super::grant::{KafkaGrant, TlsMode, with_scheme};
 use crate::capabilities::allowed_hosts::{AllowList, KAFKA_SCHEMES};
+use crate::capabilities::tls::GrantFiles;
 use std::path::{Path, PathBuf};
 
 const DEFAULT_PORT: u16 = 9092;
 
 pub struct KafkaAccess {
     allow: AllowList,
-    pub(super) tls: Option<TlsFiles>,
-}
-
-/// The grant's certificate files, resolved; librdkafka (OpenSSL) reads them itself.
-pub(super) struct TlsFiles {
-    pub ca_file: Option<PathBuf>,
-    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// The grant's certificate files; librdkafka (OpenSSL) reads them itself.
+    pub(super) tls: Option<GrantFiles>,
 }
 
 impl KafkaAccess {
@@ -29,16 +25,17 @@ impl KafkaAccess {
         let tls = match grant.tls {
             TlsMode::Disable => None,
             TlsMode::VerifyFull => {
-                let ca_file = grant.ca_file.as_deref().map(&resolve);
-                let client_cert = grant
-                    .client_cert_file
-                    .as_deref()
-                    .map(&resolve)
-                    .zip(grant.client_key_file.as_deref().map(&resolve));
-                for path in ca_file
+                let files = GrantFiles::resolve(
+                    grant.ca_file.as_deref(),
+                    grant.client_cert_file.as_deref(),
+                    grant.client_key_file.as_deref(),
+                    resolve,
+                );
+                let paths = files
+                    .ca_file
                     .iter()
-                    .chain(client_cert.iter().flat_map(|(c, k)| [c, k]))
-                {
+                    .chain(files.client_cert.iter().flat_map(|(c, k)| [c, k]));
+                for path in paths {
                     if !path.is_file() {
                         return Err(format!(
                             "capabilities.kafka: cannot read {}",
@@ -46,10 +43,7 @@ impl KafkaAccess {
                         ));
                     }
                 }
-                Some(TlsFiles {
-                    ca_file,
-                    client_cert,
-                })
+                Some(files)
             }
         };
         Ok(Self { allow, tls })

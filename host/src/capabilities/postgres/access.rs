@@ -2,7 +2,7 @@
 
 use super::grant::{PostgresGrant, TlsMode, with_scheme};
 use crate::capabilities::allowed_hosts::{AllowList, POSTGRES_SCHEMES};
-use crate::capabilities::tls::{self, Roots};
+use crate::capabilities::tls::{self, GrantFiles, Roots};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,12 +28,15 @@ impl PostgresAccess {
         let tls = match grant.tls {
             TlsMode::Disable => None,
             TlsMode::VerifyFull => {
-                let ca_file = grant.ca_file.as_deref().map(&resolve);
-                let client_cert = grant
-                    .client_cert_file
-                    .as_deref()
-                    .map(&resolve)
-                    .zip(grant.client_key_file.as_deref().map(&resolve));
+                let GrantFiles {
+                    ca_file,
+                    client_cert,
+                } = GrantFiles::resolve(
+                    grant.ca_file.as_deref(),
+                    grant.client_cert_file.as_deref(),
+                    grant.client_key_file.as_deref(),
+                    resolve,
+                );
                 let pair = client_cert
                     .as_ref()
                     .map(|(c, k)| (c.as_path(), k.as_path()));
