@@ -34,10 +34,6 @@ fn cdc(name: &str, pg: &Postgres, base: &str, config: &str) -> HostSpec {
     )
 }
 
-async fn reader(danube: &Danube, topic: &str) -> Reader {
-    danube.reader(topic).await
-}
-
 async fn events(reader: &mut Reader, n: usize) -> Vec<Value> {
     reader
         .take(n, Duration::from_secs(30))
@@ -81,9 +77,9 @@ async fn row_changes_arrive_as_documented_events_in_commit_order() {
     .expect("schema");
     let danube = Danube::start().await;
     let base = unique_topic("pg");
-    let mut orders = reader(&danube, &format!("{base}_public_orders")).await;
-    let mut items = reader(&danube, &format!("{base}_public_items")).await;
-    let mut docs = reader(&danube, &format!("{base}_public_docs")).await;
+    let mut orders = danube.reader(&format!("{base}_public_orders")).await;
+    let mut items = danube.reader(&format!("{base}_public_items")).await;
+    let mut docs = danube.reader(&format!("{base}_public_docs")).await;
     let mut host = HostProcess::start(
         cdc(
             "pg-events",
@@ -214,7 +210,7 @@ async fn kill_9_mid_stream_loses_nothing() {
         .expect("schema");
     let danube = Danube::start().await;
     let base = unique_topic("pg-kill");
-    let mut out = reader(&danube, &format!("{base}_public_ticks")).await;
+    let mut out = danube.reader(&format!("{base}_public_ticks")).await;
     let mut host = HostProcess::start(
         cdc("pg-kill", &pg, &base, "tables = \"ticks\""),
         danube.url(),
@@ -401,7 +397,7 @@ async fn snapshot_then_stream_without_gap_or_double() {
     .expect("schema");
     let danube = Danube::start().await;
     let base = unique_topic("pg-snap");
-    let mut out = reader(&danube, &format!("{base}_public_stock")).await;
+    let mut out = danube.reader(&format!("{base}_public_stock")).await;
     let mut host = HostProcess::start(
         cdc(
             "pg-snap",
@@ -494,7 +490,7 @@ async fn danube_away_holds_the_slot_and_the_stream_resumes() {
         .await
         .expect("schema");
     let base = unique_topic("pg-away");
-    let mut out = reader(&danube, &format!("{base}_public_events")).await;
+    let mut out = danube.reader(&format!("{base}_public_events")).await;
     let mut host = HostProcess::start(
         cdc(
             "pg-away",
@@ -576,8 +572,8 @@ async fn a_huge_transaction_and_a_table_added_while_running() {
     .expect("schema");
     let danube = Danube::start().await;
     let base = unique_topic("pg-bulk");
-    let mut bulk = reader(&danube, &format!("{base}_public_bulk")).await;
-    let mut late = reader(&danube, &format!("{base}_public_late")).await;
+    let mut bulk = danube.reader(&format!("{base}_public_bulk")).await;
+    let mut late = danube.reader(&format!("{base}_public_late")).await;
     let mut host = HostProcess::start(
         cdc(
             "pg-bulk",
@@ -661,7 +657,7 @@ async fn tls_verify_full_uses_the_grants_ca_and_refuses_another() {
         .expect("schema");
     let danube = Danube::start().await;
     let base = unique_topic("pg-tls");
-    let mut out = reader(&danube, &format!("{base}_public_secure")).await;
+    let mut out = danube.reader(&format!("{base}_public_secure")).await;
     // Verified by name: the certificate names localhost (and 127.0.0.1).
     let grant = |spec: HostSpec, ca: &std::path::Path| HostSpec {
         extra: spec
@@ -777,7 +773,7 @@ async fn a_slot_streamed_elsewhere_is_named_and_waited_for() {
     assert!(held.is_some(), "pg_recvlogical did not take the slot");
     let danube = Danube::start().await;
     let base = unique_topic("pg-busy");
-    let mut out = reader(&danube, &format!("{base}_public_shared")).await;
+    let mut out = danube.reader(&format!("{base}_public_shared")).await;
     let mut host = HostProcess::start(
         cdc("pg-busy", &pg, &base, "snapshot = \"never\""),
         danube.url(),
@@ -811,8 +807,8 @@ async fn a_table_dropped_mid_stream_is_named_and_the_others_go_on() {
     .expect("schema");
     let danube = Danube::start().await;
     let base = unique_topic("pg-drop");
-    let mut keep = reader(&danube, &format!("{base}_public_keep")).await;
-    let mut doomed = reader(&danube, &format!("{base}_public_doomed")).await;
+    let mut keep = danube.reader(&format!("{base}_public_keep")).await;
+    let mut doomed = danube.reader(&format!("{base}_public_doomed")).await;
     let mut host = HostProcess::start(
         cdc(
             "pg-drop",
@@ -857,7 +853,7 @@ async fn initial_only_reads_the_rows_then_drops_its_slot() {
     .expect("schema");
     let danube = Danube::start().await;
     let base = unique_topic("pg-once");
-    let mut out = reader(&danube, &format!("{base}_public_seed")).await;
+    let mut out = danube.reader(&format!("{base}_public_seed")).await;
     let mut host = HostProcess::start(
         cdc(
             "pg-once",
@@ -909,7 +905,7 @@ async fn a_snapshot_killed_halfway_is_taken_again() {
     .expect("schema");
     let danube = Danube::start().await;
     let base = unique_topic("pg-resnap");
-    let mut out = reader(&danube, &format!("{base}_public_big")).await;
+    let mut out = danube.reader(&format!("{base}_public_big")).await;
     let mut host = HostProcess::start(
         cdc(
             "pg-resnap",

@@ -91,10 +91,11 @@ impl KafkaImport {
         })
     }
 
-    fn record(&mut self, c: Consumed) -> Record {
+    fn record(&mut self, mut c: Consumed) -> Record {
         let position = self.offsets.handed(&c.topic, c.partition, c.offset);
         let stream = offsets::stream_id(&c.topic, c.partition);
-        let mut record = Record::new(c.payload.clone().unwrap_or_default());
+        let tombstone = c.payload.is_none();
+        let mut record = Record::new(c.payload.take().unwrap_or_default());
         record = match self.settings.routes.map(&c.topic) {
             Ok(topic) => record.with_topic(topic),
             Err(why) => record.dead_letter(why),
@@ -113,7 +114,7 @@ impl KafkaImport {
         if let Some(ts) = c.timestamp_ms {
             record = record.with_attribute(attr::TIMESTAMP, ts.to_string());
         }
-        if c.payload.is_none() {
+        if tombstone {
             record = record.with_attribute(attr::TOMBSTONE, "true");
         }
         record
