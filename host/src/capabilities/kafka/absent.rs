@@ -8,8 +8,8 @@ use wasmtime::component::Linker;
 pub struct Kafka;
 
 impl Capability for Kafka {
-    const NAME: &'static str = "kafka";
-    const IMPORTS: &'static [&'static str] = &["danube:connect/kafka"];
+    const NAME: &'static str = super::NAME;
+    const IMPORTS: &'static [&'static str] = super::IMPORTS;
     const GRANTING: Granting = Granting::BySection;
     type Grant = KafkaGrant;
     type Shared = ();

@@ -11,6 +11,10 @@
 mod grant;
 pub use grant::KafkaGrant;
 
+/// Its section and import, the same with or without the `kafka` feature.
+const NAME: &str = "kafka";
+const IMPORTS: &[&str] = &["danube:connect/kafka"];
+
 #[cfg(feature = "kafka")]
 mod access;
 #[cfg(feature = "kafka")]

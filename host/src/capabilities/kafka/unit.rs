@@ -10,8 +10,8 @@ use wasmtime::component::{HasSelf, Linker};
 pub struct Kafka;
 
 impl Capability for Kafka {
-    const NAME: &'static str = "kafka";
-    const IMPORTS: &'static [&'static str] = &["danube:connect/kafka"];
+    const NAME: &'static str = super::NAME;
+    const IMPORTS: &'static [&'static str] = super::IMPORTS;
     const GRANTING: Granting = Granting::BySection;
     type Grant = KafkaGrant;
     /// The connector's name and, when granted, its access (allow-list, TLS files).
