@@ -1,9 +1,10 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use danube_connect_host::bench::{self, BenchSpec};
-use danube_connect_host::capabilities::grants::GrantError;
+use danube_connect_host::capabilities::{self, grants::GrantError};
 use danube_connect_host::component::cache::{ComponentCache, Origin};
 use danube_connect_host::component::inspect;
+use danube_connect_host::component::instance::GuestFailure;
 use danube_connect_host::component::instance::{Instance, RoleExports};
 use danube_connect_host::component::sink_instance::Sink;
 use danube_connect_host::component::source_instance::Source;
@@ -15,6 +16,7 @@ use danube_connect_host::host::{Host, component_path};
 use danube_connect_host::runtime::shutdown;
 use danube_connect_host::runtime::sink::Exit;
 use danube_connect_host::supervisor::{Connectors, Launch, launch, signals, watch};
+use danube_connect_host::wit::GuestError;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -111,6 +113,20 @@ enum Command {
     Bench(BenchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
+    /// About the config files themselves.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the JSON Schema of a connector file (every section, key, type and default), for
+    /// editors (taplo, VS Code's Even Better TOML) and CI checks.
+    Schema {
+        /// The schema of a host file (`run host.toml`) instead.
+        #[arg(long)]
+        host: bool,
+    },
 }
 
 #[derive(Args)]
@@ -157,10 +173,16 @@ Environment (each overrides the config file's key):
 Exit codes:
   0   stopped cleanly (SIGTERM, SIGINT)
   1   a connector failed with on_fatal = \"stop\", or another error
-  78  the configuration is invalid (the file, the key and why are printed)";
+  69  validate: the connector could not reach its external system (its config is fine)
+  78  the configuration is invalid (the file, the key and why are printed), including a
+      connector refusing its [config] when it opens
+
+Schema of the files: danube-connect-host config schema [--host]";
 
 /// Exit code for an invalid configuration (sysexits' EX_CONFIG).
 const EXIT_CONFIG: u8 = 78;
+/// Exit code for an external system that cannot be reached (sysexits' EX_UNAVAILABLE).
+const EXIT_UNAVAILABLE: u8 = 69;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -183,6 +205,15 @@ fn main() -> ExitCode {
             Some(Command::Inspect { component, cache }) => inspect_cmd(&component, &cache),
             Some(Command::Validate(args)) => validate(args).await,
             Some(Command::Bench(args)) => bench_cmd(args).await,
+            Some(Command::Config(ConfigCommand::Schema { host })) => {
+                let schema = if host {
+                    config::schema::host_file()
+                } else {
+                    capabilities::schema::connector_file()
+                };
+                println!("{}", serde_json::to_string_pretty(&schema)?);
+                Ok(ExitCode::SUCCESS)
+            }
             Some(Command::Completions { shell }) => {
                 let mut command = <Cli as clap::CommandFactory>::command();
                 let mut script = Vec::new();
@@ -199,6 +230,8 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             if is_config_error(&e) {
                 ExitCode::from(EXIT_CONFIG)
+            } else if is_unavailable(&e) {
+                ExitCode::from(EXIT_UNAVAILABLE)
             } else {
                 ExitCode::FAILURE
             }
@@ -206,11 +239,26 @@ fn main() -> ExitCode {
     }
 }
 
-/// A bad file, key or grant: the user must change the configuration, retrying cannot help.
+/// A bad file, key, grant or connector setting: the user must change the configuration,
+/// retrying cannot help.
 fn is_config_error(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
         cause.downcast_ref::<config::ConfigError>().is_some()
             || cause.downcast_ref::<GrantError>().is_some()
+            || matches!(
+                cause.downcast_ref::<GuestFailure>(),
+                Some(GuestFailure::Open(GuestError::Config(_)))
+            )
+    })
+}
+
+/// The connector's `open` answered `retryable`: its external system is not there (yet).
+fn is_unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<GuestFailure>(),
+            Some(GuestFailure::Open(GuestError::Retryable(_)))
+        )
     })
 }
 
@@ -332,6 +380,10 @@ async fn wait_for(tasks: Vec<JoinHandle<Exit>>) -> ExitCode {
             Ok(Exit::Fatal(reason)) => {
                 tracing::error!("connector stopped: {reason}");
                 code = ExitCode::FAILURE;
+            }
+            Ok(Exit::Misconfigured(reason)) => {
+                tracing::error!("connector stopped: {reason}");
+                code = ExitCode::from(EXIT_CONFIG);
             }
             Err(e) => {
                 tracing::error!("connector task ended abnormally: {e}");

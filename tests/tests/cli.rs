@@ -148,7 +148,25 @@ fn validate_opens_the_connector_without_danube() {
     .expect("write");
     let out = validate(&cfg, &component, dir.path());
     let err = stderr(&out);
-    assert!(!out.status.success() && err.contains("url"), "{err}");
+    assert_eq!(
+        out.status.code(),
+        Some(78),
+        "a refused [config] is EX_CONFIG: {err}"
+    );
+    assert!(err.contains("url"), "{err}");
+
+    // Run, the same refusal stops the connector before it touches Danube, with the same code.
+    let path = component.to_string_lossy();
+    let out = host(
+        &["--component", &path, "--config", &cfg.to_string_lossy()],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("refused its [config]") && err.contains("url"),
+        "{err}"
+    );
 
     // A capability the config does not grant is refused before the connector runs.
     std::fs::write(
@@ -165,6 +183,64 @@ fn validate_opens_the_connector_without_danube() {
         !out.status.success() && err.contains("capabilities.http") && err.contains("wasi:http"),
         "{err}"
     );
+}
+
+/// A connector whose external system is down validates with EX_UNAVAILABLE (69): the
+/// config is fine, retry later.
+#[test]
+fn validate_tells_an_unreachable_system_from_a_bad_config() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let url = format!("http://{closed}");
+    let cfg = dir.path().join("ch.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[connector]\nname = \"ch\"\n[sink]\ntopics = [\"/default/t\"]\nsubscription = \"s\"\n\
+             [capabilities.http]\nallowed_hosts = [\"{url}\"]\ntimeout_ms = 2000\n\
+             [config]\nurl = \"{url}\"\ntable = \"orders\"\n"
+        ),
+    )
+    .expect("write");
+    let out = validate(&cfg, &paths::component("sink_clickhouse"), dir.path());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(
+        err.contains(&closed.to_string()) || err.contains("connect"),
+        "{err}"
+    );
+}
+
+/// `config schema` prints the JSON Schema editors and CI use; `--host` the host file's.
+#[test]
+fn config_schema_describes_both_files() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for (args, title, key) in [
+        (&["config", "schema"][..], "connector file", "capabilities"),
+        (
+            &["config", "schema", "--host"][..],
+            "host file",
+            "connector",
+        ),
+    ] {
+        let out = Command::new(paths::host_bin())
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("run host");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let schema: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("the schema is JSON");
+        let found = schema["title"].as_str().unwrap_or_default();
+        assert!(found.ends_with(title), "{found}");
+        assert!(schema["properties"].get(key).is_some(), "{schema}");
+        assert_eq!(
+            schema["additionalProperties"], false,
+            "unknown keys are errors"
+        );
+    }
 }
 
 /// `LOG_FORMAT=json` gives one JSON object per line, and `RUST_LOG` wins over the level.

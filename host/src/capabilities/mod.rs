@@ -19,6 +19,7 @@ pub mod log;
 pub mod metrics;
 pub mod mqtt;
 pub mod postgres;
+pub mod schema;
 pub mod state;
 pub mod tls;
 pub mod topics;

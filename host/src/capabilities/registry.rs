@@ -28,6 +28,7 @@ macro_rules! register_units {
                 name: <$unit as $crate::capabilities::Capability>::NAME,
                 imports: <$unit as $crate::capabilities::Capability>::IMPORTS,
                 granting: <$unit as $crate::capabilities::Capability>::GRANTING,
+                grant_schema: $crate::capabilities::registry::grant_schema::<$unit>,
             },)+
         ];
 
@@ -99,6 +100,7 @@ pub(super) use register_units;
 
 use super::{Capability, Granting};
 use crate::config::ConfigError;
+use schemars::{Schema, SchemaGenerator};
 use std::path::Path;
 
 /// One registered unit, as `grants::check` and `inspect` see it.
@@ -108,6 +110,8 @@ pub struct UnitInfo {
     pub name: &'static str,
     pub imports: &'static [&'static str],
     pub granting: Granting,
+    /// The JSON Schema of its `[capabilities.<name>]` section.
+    pub grant_schema: fn(&mut SchemaGenerator) -> Schema,
 }
 
 impl UnitInfo {
@@ -144,6 +148,10 @@ pub fn refuse_unknown(sections: &toml::Table, path: &Path) -> Result<(), ConfigE
         )),
         None => Ok(()),
     }
+}
+
+pub fn grant_schema<U: Capability>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<U::Grant>()
 }
 
 /// Deserialise and check one unit's section, if present.

@@ -29,7 +29,7 @@ pub trait Capability: 'static {
     const GRANTING: Granting;
 
     /// Its section, as the user writes it. `Always` units take [`NoGrant`].
-    type Grant: DeserializeOwned;
+    type Grant: DeserializeOwned + schemars::JsonSchema;
     /// Opened once per connector and shared by every instance, restart and swap (pools,
     /// databases, connections).
     type Shared: Send + Sync;
@@ -59,7 +59,7 @@ pub trait Capability: 'static {
 }
 
 /// The section of an always-granted capability: there is none.
-#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoGrant {}
 

@@ -162,8 +162,17 @@ impl TrapKind {
 pub enum GuestFailure {
     #[error("guest trapped ({}): {message}", kind.label())]
     Trap { kind: TrapKind, message: String },
-    #[error("connector refused to open: {0:?}")]
+    #[error("connector refused to open: {}", open_refusal(.0))]
     Open(GuestError),
+}
+
+/// What `open`'s answer means to the person who reads it.
+fn open_refusal(e: &GuestError) -> String {
+    match e {
+        GuestError::Retryable(r) => format!("its external system is unavailable: {}", r.message),
+        GuestError::Config(m) => format!("invalid [config]: {m}"),
+        GuestError::Fatal(m) | GuestError::InvalidData(m) => m.clone(),
+    }
 }
 
 pub(super) struct Live<G> {

@@ -3,13 +3,14 @@
 
 use super::load::{parse, read, typed};
 use super::{ConfigError, ConnectorConfig, LogSection, MetricsSection, env, validate};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct HostFileToml {
+pub(super) struct HostFileToml {
     #[serde(default)]
     metrics: MetricsSection,
     #[serde(default)]
@@ -18,7 +19,7 @@ struct HostFileToml {
     connector: Vec<Entry>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Entry {
     /// The connector file, relative to the host file.

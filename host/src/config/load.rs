@@ -29,8 +29,8 @@ pub(super) fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-/// Parse TOML and substitute `${VAR}` secrets.
-pub(super) fn parse(
+/// Parse TOML and substitute `${VAR}` secrets: the values the schema describes.
+pub fn parse(
     text: &str,
     path: &Path,
     lookup: &dyn Fn(&str) -> Option<String>,

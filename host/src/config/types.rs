@@ -1,5 +1,6 @@
 use super::ConfigError;
 use crate::role::Role;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -40,7 +41,7 @@ impl Pipeline {
 }
 
 /// The file as serde reads it; [`ConnectorFile::into_config`] insists on one role section.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConnectorFile {
     connector: ConnectorSection,
@@ -54,9 +55,13 @@ pub(super) struct ConnectorFile {
     metrics: MetricsSection,
     #[serde(default)]
     log: LogSection,
+    /// What the connector may reach, one section per capability; anything absent is denied.
     #[serde(default)]
+    #[schemars(with = "AnyTable")]
     capabilities: toml::Table,
+    /// The connector's own settings (its README lists them), handed to its `open` as JSON.
     #[serde(default)]
+    #[schemars(with = "AnyTable")]
     config: toml::Table,
 }
 
@@ -97,7 +102,7 @@ impl ConnectorFile {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectorSection {
     pub name: String,
@@ -105,7 +110,7 @@ pub struct ConnectorSection {
     pub component: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DanubeSection {
     pub service_url: String,
@@ -171,6 +176,24 @@ impl SubscriptionType {
     }
 }
 
+/// Any spelling `parse` takes; the schema lists the canonical ones as examples.
+impl JsonSchema for SubscriptionType {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SubscriptionType".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "exclusive, shared, failover or key_shared; case, `_` and `-` do not count (`Shared`, `FailOver`, `key-shared`)",
+            "examples": ["exclusive", "shared", "failover", "key_shared"]
+        })
+    }
+}
+
+/// A free-form TOML table, as the schema shows it.
+type AnyTable = serde_json::Map<String, serde_json::Value>;
+
 impl<'de> Deserialize<'de> for SubscriptionType {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -182,7 +205,7 @@ impl<'de> Deserialize<'de> for SubscriptionType {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SinkSection {
     pub topics: Vec<String>,
@@ -210,7 +233,7 @@ fn default_subscription_type() -> SubscriptionType {
 /// `[sink] buffer = { kind = "disk", path = "…", max_bytes = … }`: messages are taken from
 /// Danube at the broker's pace, acknowledged once durable in a local file, and delivered from
 /// there, so the subscription never falls behind while the buffer has room.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BufferSection {
     pub kind: BufferKind,
@@ -221,7 +244,7 @@ pub struct BufferSection {
     pub max_bytes: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BufferKind {
     /// A redb file, written in fsync'd groups.
@@ -232,14 +255,14 @@ fn default_buffer_bytes() -> u64 {
     1 << 30
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DispatchStrategy {
     Reliable,
     NonReliable,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSection {
     /// Where records without a topic of their own are published.
@@ -287,7 +310,7 @@ fn default_max_in_flight() -> usize {
     5_000
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuntimeSection {
     /// Most messages handed to the connector in one `process` call.
@@ -319,7 +342,7 @@ pub struct RuntimeSection {
     pub on_fatal: OnFatal,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnFatal {
     #[default]
@@ -347,7 +370,7 @@ impl Default for RuntimeSection {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsSection {
     pub enabled: bool,
@@ -367,7 +390,7 @@ impl Default for MetricsSection {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     #[default]
@@ -375,7 +398,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSection {
     pub level: String,

@@ -20,12 +20,16 @@ use std::time::Duration;
 pub enum Exit {
     Shutdown,
     Fatal(String),
+    /// The connector's `open` refused its `[config]`: fixing the file is the only cure.
+    Misconfigured(String),
 }
 
 /// Why work in progress could not be finished.
 pub(crate) enum Stop {
     Reconnect(DanubeError),
     Fatal(String),
+    /// `open` answered `config`: fatal, and the process exits with EX_CONFIG.
+    Misconfigured(String),
     Shutdown,
 }
 
@@ -194,14 +198,19 @@ pub(crate) async fn run<S: Steer>(mut s: S, mut shutdown: Shutdown) -> Exit {
         };
         let (life, instance) = s.parts();
         life.status.set_connected(false);
-        let reason = match stop {
+        let (reason, misconfigured) = match stop {
             Stop::Shutdown | Stop::Reconnect(_) => break Exit::Shutdown,
-            Stop::Fatal(reason) => reason,
+            Stop::Fatal(reason) => (reason, false),
+            Stop::Misconfigured(reason) => (reason, true),
         };
         life.failed(&reason);
         life.close(instance).await;
         if life.exits_on_fatal() {
-            break Exit::Fatal(reason);
+            break if misconfigured {
+                Exit::Misconfigured(reason)
+            } else {
+                Exit::Fatal(reason)
+            };
         }
         match while_failed(&mut s, fatal_streak, &mut shutdown).await {
             Ok(()) => fatal_streak += 1,
@@ -284,6 +293,11 @@ pub(crate) async fn open_instance<S: Steer>(
             Ok(()) => return Ok(()),
             Err(GuestFailure::Open(GuestError::Retryable(retry))) => {
                 format!("connector cannot open yet: {}", retry.message)
+            }
+            Err(GuestFailure::Open(GuestError::Config(m))) => {
+                return Err(Stop::Misconfigured(format!(
+                    "connector refused its [config]: {m}"
+                )));
             }
             Err(GuestFailure::Open(e)) => {
                 return Err(Stop::Fatal(format!("connector refused to open: {e:?}")));

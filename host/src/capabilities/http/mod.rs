@@ -21,7 +21,7 @@ use wasmtime::component::Linker;
 use wasmtime_wasi_http::WasiHttpCtx;
 
 /// `[capabilities.http]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpGrant {
     /// `scheme://host:port` patterns; `*` matches any host label run or any port.

@@ -6,7 +6,7 @@ pub use super::super::tls::TlsMode;
 use serde::Deserialize;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaGrant {
     /// `host`, `host:port` or `kafka://host:port` patterns; `*` matches any host label run or

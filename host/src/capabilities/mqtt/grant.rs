@@ -5,7 +5,7 @@ use super::super::allowed_hosts::{HostPattern, MQTT_SCHEMES};
 use serde::Deserialize;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MqttGrant {
     /// `mqtt://host:port` / `mqtts://host:port` patterns; `*` matches any host label run or

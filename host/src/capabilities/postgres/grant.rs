@@ -6,7 +6,7 @@ pub use super::super::tls::TlsMode;
 use serde::Deserialize;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresGrant {
     /// `host`, `host:port` or `postgres://host:port` patterns; `*` matches any host label run

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use wasmtime::component::{HasSelf, Linker};
 
 /// `[capabilities.state]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateGrant {
     /// Database file; defaults to `<config dir>/<connector name>.state.redb`.
