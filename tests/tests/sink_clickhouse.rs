@@ -415,7 +415,7 @@ async fn a_missing_table_without_ddl_stops_the_connector_naming_it() {
     );
     let mut host = HostProcess::start_with_args(spec, danube.url(), &[]);
     let status = host.wait_exit(Duration::from_secs(30)).await;
-    assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", host.log());
+    assert_eq!(status.and_then(|s| s.code()), Some(78), "{}", host.log());
     let log = host.log();
     assert!(
         log.contains("table `default`.`events` does not exist"),

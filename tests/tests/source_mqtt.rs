@@ -317,7 +317,7 @@ async fn a_broker_outside_the_grant_is_refused() {
         danube.url(),
     );
     let status = host.wait_exit(Duration::from_secs(30)).await;
-    assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", host.log());
+    assert_eq!(status.and_then(|s| s.code()), Some(78), "{}", host.log());
     let log = host.log();
     assert!(log.contains("allowed_brokers"), "{log}");
 }
@@ -339,7 +339,7 @@ async fn wrong_credentials_give_a_clear_error() {
     spec.env.push(("MQTT_PASSWORD".into(), "wrong".into()));
     let mut host = HostProcess::start(spec.clone(), danube.url());
     let status = host.wait_exit(Duration::from_secs(30)).await;
-    assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", host.log());
+    assert_eq!(status.and_then(|s| s.code()), Some(78), "{}", host.log());
     let log = host.log();
     assert!(
         log.contains("bad user name or password") || log.contains("not authorized"),

@@ -343,7 +343,7 @@ async fn a_table_without_a_key_is_a_named_error() {
         danube.url(),
     );
     let status = host.wait_exit(Duration::from_secs(30)).await;
-    assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", host.log());
+    assert_eq!(status.and_then(|s| s.code()), Some(78), "{}", host.log());
     let log = host.log();
     assert!(
         log.contains("tables: public.loose has no primary key and REPLICA IDENTITY DEFAULT"),
@@ -640,7 +640,7 @@ async fn a_role_without_replication_is_a_named_error() {
     };
     let mut host = HostProcess::start(spec, danube.url());
     let status = host.wait_exit(Duration::from_secs(30)).await;
-    assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", host.log());
+    assert_eq!(status.and_then(|s| s.code()), Some(78), "{}", host.log());
     let log = host.log();
     assert!(log.contains("lacks the REPLICATION privilege"), "{log}");
 }
@@ -716,7 +716,7 @@ async fn wal_level_below_logical_is_a_named_error() {
     let base = unique_topic("pg-replica");
     let mut host = HostProcess::start(cdc("pg-replica", &pg, &base, ""), danube.url());
     let status = host.wait_exit(Duration::from_secs(30)).await;
-    assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", host.log());
+    assert_eq!(status.and_then(|s| s.code()), Some(78), "{}", host.log());
     let log = host.log();
     assert!(
         log.contains("wal_level is replica: set wal_level = logical"),
