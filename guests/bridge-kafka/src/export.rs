@@ -22,7 +22,7 @@ impl Sink for KafkaExport {
     fn open(config: Config) -> Result<Self, Error> {
         let settings = config.parse::<RawConfig>()?.export()?;
         let producer = Producer::connect(&settings.common.client, settings.producer)
-            .map_err(|e| Error::config(format!("Kafka producer: {}", e.describe())))?;
+            .map_err(|e| crate::cannot_start("producer", e))?;
         Ok(KafkaExport {
             settings,
             producer,

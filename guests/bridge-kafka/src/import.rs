@@ -20,7 +20,7 @@ impl Source for KafkaImport {
     fn open(config: Config) -> Result<Self, Error> {
         let settings = config.parse::<RawConfig>()?.import()?;
         let consumer = Consumer::connect(&settings.common.client, &settings.consumer)
-            .map_err(|e| Error::config(format!("Kafka consumer: {}", e.describe())))?;
+            .map_err(|e| crate::cannot_start("consumer", e))?;
         log::info_with(
             "consuming from Kafka",
             &[

@@ -20,5 +20,19 @@ mod routes;
 pub use export::KafkaExport;
 pub use import::KafkaImport;
 
+use danube_connect_sdk::Error;
+use danube_connect_sdk::kafka::KafkaError;
+
+/// Why `open` could not start a client: a cluster that is not there (yet) is retried by the
+/// host; anything else (a grant, a refusal, a missing topic, bad options) is configuration.
+fn cannot_start(client: &str, e: KafkaError) -> Error {
+    let text = format!("Kafka {client}: {}", e.describe());
+    match e {
+        KafkaError::Connection(_) => Error::retryable(text),
+        KafkaError::Failure(f) if !f.permanent => Error::retryable(text),
+        _ => Error::config(text),
+    }
+}
+
 danube_connect_sdk::export_sink!(KafkaExport);
 danube_connect_sdk::export_source!(KafkaImport);
