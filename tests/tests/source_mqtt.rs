@@ -254,6 +254,98 @@ async fn kill_9_mid_stream_loses_nothing() {
     eprintln!("{N} of {N} arrived, {duplicates} duplicates after kill -9 at {arrived_before}");
 }
 
+/// Gateway `i` of a shared subscription group: its own client id (its own persistent
+/// session), the same filters, the same Danube topic.
+fn shared_member(i: usize, base: &str, url: &str) -> HostSpec {
+    let name = format!("gw-share-{i}");
+    let config = format!(
+        "url = \"{url}\"\nclient_id = \"{name}\"\nprotocol = \"v5\"\nsession_expiry_secs = 3600\n\
+         shared_group = \"ingest\"\n\n\
+         [[config.mappings]]\nfilter = \"k/#\"\ntopic = \"{base}\"\nqos = 1\nkey = {{ topic_level = 2 }}\n"
+    );
+    gateway(&name, base, "mqtt://127.0.0.1:*", &config)
+}
+
+async fn processed(host: &HostProcess) -> f64 {
+    metric_sum(
+        &host.metrics().await,
+        "danube_connector_messages_processed_total",
+        &[],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_subscription_gateways_split_the_load_and_survive_kill_9() {
+    const N: u64 = 3000;
+    let mosquitto = Mosquitto::start_with(MosquittoOptions {
+        max_inflight: 100,
+        ..Default::default()
+    });
+    let danube = Danube::start().await;
+    let base = unique_topic("mqtt-share");
+    let mut out = reader(&danube, &base).await;
+    let mut hosts = Vec::new();
+    for i in 0..2 {
+        let mut host = HostProcess::start(shared_member(i, &base, &mosquitto.url()), danube.url());
+        assert!(
+            host.wait_ready(Duration::from_secs(30)).await,
+            "{}",
+            host.log()
+        );
+        hosts.push(host);
+    }
+    let device = Device::connect(&mosquitto.url(), "device-share", false).await;
+    let mut seen = BTreeMap::new();
+    publish_paced(&device, &mut out, &mut seen, 0, N / 3).await;
+    let shares = [processed(&hosts[0]).await, processed(&hosts[1]).await];
+    assert!(
+        shares.iter().all(|&s| s >= (N / 3 / 4) as f64),
+        "the group split {} messages as {shares:?}",
+        N / 3
+    );
+
+    // Killed with messages in flight; the device goes on publishing while it is down.
+    publish_numbers(&device, N / 3, N / 3 + 150).await;
+    collect(&mut out, &mut seen, N / 3 + 20, Duration::from_secs(30)).await;
+    hosts[0].kill9().await;
+    let arrived_before = seen.len();
+    publish_numbers(&device, N / 3 + 150, N / 3 + 400).await;
+    collect(&mut out, &mut seen, N / 3 + 400, Duration::from_secs(10)).await;
+    let while_down = seen.len() - arrived_before;
+    let survivor_before = processed(&hosts[1]).await;
+    let killed = hosts.remove(0);
+    let mut restarted = killed.restart();
+    assert!(
+        restarted.wait_ready(Duration::from_secs(30)).await,
+        "{}",
+        restarted.log()
+    );
+    publish_paced(&device, &mut out, &mut seen, N / 3 + 400, N).await;
+    assert!(
+        device.wait_confirmed(N, Duration::from_secs(30)).await,
+        "Mosquitto confirmed only {} of {N}",
+        device.confirmed()
+    );
+    collect(&mut out, &mut seen, N, Duration::from_secs(90)).await;
+    let missing: Vec<u64> = (0..N).filter(|i| !seen.contains_key(i)).take(20).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {N} arrived ({arrived_before} before the kill); first missing {missing:?}\n{}\n{}",
+        seen.len(),
+        restarted.log(),
+        hosts[0].log()
+    );
+    assert!(
+        processed(&restarted).await > 0.0,
+        "the restarted gateway rejoined the group"
+    );
+    let duplicates: u32 = seen.values().map(|c| c - 1).sum();
+    eprintln!(
+        "{N} of {N} arrived, {duplicates} duplicates; {while_down} arrived while one gateway was \
+         down (survivor had {survivor_before} processed)"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_acknowledged_while_danube_refuses() {
     const N: u64 = 300;

@@ -31,6 +31,9 @@ pub struct RawConfig {
     pub receive_maximum: Option<u16>,
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_ms: u32,
+    /// Subscribe as a member of this shared subscription group (`$share/<group>/<filter>`),
+    /// so several gateways split the messages of the same filters.
+    pub shared_group: Option<String>,
     pub mappings: Vec<RawMapping>,
 }
 
@@ -79,6 +82,17 @@ pub struct Mapping {
 pub struct Settings {
     pub connect: ConnectOptions,
     pub mappings: Vec<Mapping>,
+    pub shared_group: Option<String>,
+}
+
+impl Settings {
+    /// What to subscribe to for `filter`: the filter itself, or its shared form.
+    pub fn subscription_filter(&self, filter: &Filter) -> String {
+        match &self.shared_group {
+            Some(group) => format!("$share/{group}/{}", filter.as_str()),
+            None => filter.as_str().to_string(),
+        }
+    }
 }
 
 impl RawConfig {
@@ -95,6 +109,14 @@ impl RawConfig {
                     "\"{}\" is not mqtt://host:port or mqtts://host:port",
                     self.url
                 ),
+            ));
+        }
+        if let Some(group) = &self.shared_group
+            && (group.is_empty() || group.contains(['/', '+', '#']))
+        {
+            return Err(bad(
+                "shared_group",
+                format!("\"{group}\" must be a non-empty name without `/`, `+` or `#`"),
             ));
         }
         if self.mappings.is_empty() {
@@ -134,7 +156,11 @@ impl RawConfig {
         connect.session_expiry_secs = self.session_expiry_secs;
         connect.receive_maximum = self.receive_maximum;
         connect.timeout_ms = self.connect_timeout_ms;
-        Ok(Settings { connect, mappings })
+        Ok(Settings {
+            connect,
+            mappings,
+            shared_group: self.shared_group,
+        })
     }
 }
 
@@ -197,5 +223,31 @@ mod tests {
         assert!(
             message(r#"{"url":"mqtt://h","client_id":"","mappings":[]}"#).contains("`client_id`")
         );
+    }
+
+    #[test]
+    fn a_shared_group_subscribes_the_shared_form_and_routes_by_the_filter() {
+        let s = settings(
+            r#"{"url":"mqtt://h:1","client_id":"gw-a","shared_group":"ingest",
+                "mappings":[{"filter":"k/#","topic":"/default/k"}]}"#,
+        )
+        .expect("valid");
+        let filter = &s.mappings[0].filter;
+        assert_eq!(s.subscription_filter(filter), "$share/ingest/k/#");
+        assert!(filter.matches("k/d1"), "deliveries carry the plain topic");
+        let plain = settings(r#"{"url":"mqtt://h:1","client_id":"gw","mappings":[{"filter":"k/#","topic":"/default/k"}]}"#)
+            .expect("valid");
+        assert_eq!(plain.subscription_filter(&plain.mappings[0].filter), "k/#");
+        for group in ["", "a/b", "a+", "#"] {
+            let json = format!(
+                r#"{{"url":"mqtt://h:1","client_id":"gw","shared_group":"{group}","mappings":[{{"filter":"k","topic":"/default/k"}}]}}"#
+            );
+            let err = settings(&json).expect_err("invalid group");
+            assert!(
+                err.message().contains("`shared_group`"),
+                "{}",
+                err.message()
+            );
+        }
     }
 }

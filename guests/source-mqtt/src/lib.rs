@@ -26,11 +26,9 @@ impl Source for MqttSource {
         let client = Client::connect(&settings.connect)?;
         let mut subscriptions: Vec<Subscription> = Vec::new();
         for m in &settings.mappings {
-            if !subscriptions.iter().any(|s| s.filter == m.filter.as_str()) {
-                subscriptions.push(Subscription {
-                    filter: m.filter.as_str().to_string(),
-                    qos: m.qos,
-                });
+            let filter = settings.subscription_filter(&m.filter);
+            if !subscriptions.iter().any(|s| s.filter == filter) {
+                subscriptions.push(Subscription { filter, qos: m.qos });
             }
         }
         let granted = client.subscribe(&subscriptions)?;
