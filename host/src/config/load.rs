@@ -136,6 +136,46 @@ mod tests {
     }
 
     #[test]
+    fn key_filters_need_key_shared_and_shared_kinds_name_their_consumer_per_host() {
+        let with = |keys: &str| format!("{MINIMAL}{keys}\n");
+        let e = load_str(
+            &with("key_filters = [\"eu-*\"]"),
+            Path::new("c.toml"),
+            &no_env,
+        )
+        .expect_err("exclusive with filters");
+        assert!(e.to_string().contains("sink.key_filters"), "{e}");
+        let e = load_str(
+            &with("subscription_type = \"key_shared\"\nkey_filters = [\"eu-*\", \"\"]"),
+            Path::new("c.toml"),
+            &no_env,
+        )
+        .expect_err("empty pattern");
+        assert!(e.to_string().contains("sink.key_filters[1]"), "{e}");
+        let c = load_str(
+            &with("subscription_type = \"key_shared\"\nkey_filters = [\"eu-*\"]"),
+            Path::new("c.toml"),
+            &no_env,
+        )
+        .expect("valid");
+        let Pipeline::Sink(sink) = c.pipeline else {
+            panic!("a sink");
+        };
+        assert_eq!(sink.key_filters, ["eu-*"]);
+        assert_eq!(sink.consumer_name_for("hook", Some("pod-1")), "hook-pod-1");
+        assert_eq!(sink.consumer_name_for("hook", None), "hook");
+        let exclusive = load_str(MINIMAL, Path::new("c.toml"), &no_env).expect("valid");
+        let Pipeline::Sink(exclusive) = exclusive.pipeline else {
+            panic!("a sink");
+        };
+        assert_eq!(
+            exclusive.consumer_name_for("hook", Some("pod-1")),
+            "hook",
+            "an exclusive subscription is re-taken under the same name after a restart"
+        );
+    }
+
+    #[test]
     fn a_sink_buffer_is_read_and_its_bound_checked() {
         let text = format!("{MINIMAL}\n[sink.buffer]\nkind = \"disk\"\n");
         let c = load_str(&text, Path::new("c.toml"), &no_env).expect("valid");

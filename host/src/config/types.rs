@@ -212,8 +212,15 @@ pub struct SinkSection {
     pub subscription: String,
     #[serde(default = "default_subscription_type")]
     pub subscription_type: SubscriptionType,
-    /// Consumer name; defaults to the connector name.
+    /// Consumer name; defaults to the connector name on an exclusive subscription and to
+    /// `<connector>-<host name>` on the others, so hosts sharing one subscription do not
+    /// take over each other's registration (the broker treats a known name as a reconnect).
     pub consumer_name: Option<String>,
+    /// `key_shared` only: glob patterns (`*`, `?`) of the keys this host takes. The broker
+    /// skips a key no consumer of the subscription accepts, so together the hosts' filters
+    /// must cover every key.
+    #[serde(default)]
+    pub key_filters: Vec<String>,
     /// A durable local buffer between Danube and the connector (off by default).
     pub buffer: Option<BufferSection>,
     /// Nothing received for this long while the broker reports a lag for the subscription
@@ -412,6 +419,27 @@ impl Default for LogSection {
             format: LogFormat::Text,
         }
     }
+}
+
+impl SinkSection {
+    /// The consumer name this host subscribes with (see `consumer_name`); `host` is the
+    /// machine's or pod's name, when known.
+    pub fn consumer_name_for(&self, connector: &str, host: Option<&str>) -> String {
+        match (&self.consumer_name, self.subscription_type, host) {
+            (Some(name), _, _) => name.clone(),
+            (None, SubscriptionType::Exclusive, _) | (None, _, None) => connector.to_string(),
+            (None, _, Some(host)) => format!("{connector}-{host}"),
+        }
+    }
+}
+
+/// This machine's (or pod's) name: `HOSTNAME`, else the kernel's.
+pub fn host_name() -> Option<String> {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
 }
 
 impl ConnectorConfig {

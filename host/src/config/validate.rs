@@ -1,6 +1,6 @@
 //! Checks serde cannot express: names Danube accepts, sensible ranges, one role per file.
 
-use super::{ConfigError, ConnectorConfig, Pipeline};
+use super::{ConfigError, ConnectorConfig, Pipeline, SubscriptionType};
 
 /// Below this a single large message could never fit.
 const MIN_BUFFER_BYTES: u64 = 64 << 10;
@@ -59,6 +59,18 @@ pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
         }
         if sink.subscription.trim().is_empty() {
             return Err(err("sink.subscription", "must not be empty".into()));
+        }
+        if !sink.key_filters.is_empty() && sink.subscription_type != SubscriptionType::KeyShared {
+            return Err(err(
+                "sink.key_filters",
+                "key filters need subscription_type = \"key_shared\"".into(),
+            ));
+        }
+        if let Some(i) = sink.key_filters.iter().position(|f| f.is_empty()) {
+            return Err(err(
+                &format!("sink.key_filters[{i}]"),
+                "an empty pattern matches no key; use \"*\" for every key".into(),
+            ));
         }
         if let Some(buffer) = &sink.buffer
             && buffer.max_bytes < MIN_BUFFER_BYTES

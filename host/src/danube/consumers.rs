@@ -90,6 +90,7 @@ impl ConsumerSet {
                 .with_consumer_name(consumer_name.to_string())
                 .with_subscription(sink.subscription.clone())
                 .with_subscription_type(sub_type(sink.subscription_type))
+                .with_key_filters(sink.key_filters.clone())
                 .build()
                 .map_err(|source| DanubeError::Client {
                     what: format!("configuring consumer for {topic}"),

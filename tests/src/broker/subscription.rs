@@ -39,6 +39,35 @@ struct Member {
     /// stream closing cannot detach a newer one.
     generation: u64,
     tx: Option<StreamSender>,
+    /// Key-shared only: glob patterns of the keys it takes (empty: every key).
+    key_filters: Vec<String>,
+}
+
+impl Member {
+    fn takes(&self, key: &str) -> bool {
+        self.key_filters.is_empty() || self.key_filters.iter().any(|p| glob(p, key))
+    }
+}
+
+/// `*` matches any run of characters, `?` any one character; the rest matches itself.
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // matches[j]: the pattern so far matches the first j characters of the text.
+    let mut matches = vec![false; t.len() + 1];
+    matches[0] = true;
+    for &c in &p {
+        if c == '*' {
+            for j in 1..=t.len() {
+                matches[j] = matches[j] || matches[j - 1];
+            }
+        } else {
+            for j in (1..=t.len()).rev() {
+                matches[j] = matches[j - 1] && (c == '?' || c == t[j - 1]);
+            }
+            matches[0] = false;
+        }
+    }
+    matches[t.len()]
 }
 
 /// Outcome of handing one message to a consumer stream.
@@ -139,8 +168,16 @@ impl Subscription {
             name: consumer_name.to_owned(),
             generation: 0,
             tx: None,
+            key_filters: Vec::new(),
         });
         Ok(id)
+    }
+
+    /// The keys a key-shared consumer takes, as its subscribe request named them.
+    pub(crate) fn filter_keys(&mut self, consumer_id: u64, key_filters: Vec<String>) {
+        if let Some(member) = self.members.iter_mut().find(|m| m.id == consumer_id) {
+            member.key_filters = key_filters;
+        }
     }
 
     /// Attaches a new message stream to a consumer; returns false if the
@@ -259,6 +296,11 @@ impl Subscription {
                 self.consume(offset, again);
                 continue;
             };
+            if self.no_filter_takes(message.routing_key()) {
+                // As the real broker does: a key nobody's filters accept is skipped.
+                self.consume(offset, again);
+                continue;
+            }
             let Some(index) = self.pick(message.routing_key()) else {
                 break;
             };
@@ -320,20 +362,30 @@ impl Subscription {
             (SubKind::Exclusive | SubKind::Failover, _) => {
                 self.members.iter().position(|m| m.tx.is_some())
             }
-            (SubKind::KeyShared, Some(key)) => {
-                let live: Vec<usize> = (0..self.members.len())
-                    .filter(|&i| self.members[i].tx.is_some())
-                    .collect();
-                if live.is_empty() {
-                    return None;
-                }
-                let mut hasher = DefaultHasher::new();
-                key.hash(&mut hasher);
-                let slot = usize::try_from(hasher.finish() % live.len() as u64).ok()?;
-                live.get(slot).copied()
-            }
+            // Rendezvous hashing among the live consumers whose filters take the key: when
+            // one leaves, only its keys move (the real broker keeps keys in place too).
+            (SubKind::KeyShared, Some(key)) => self
+                .members
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.tx.is_some() && m.takes(key))
+                .max_by_key(|(_, m)| {
+                    let mut hasher = DefaultHasher::new();
+                    (key, &m.name).hash(&mut hasher);
+                    hasher.finish()
+                })
+                .map(|(i, _)| i),
             (SubKind::Shared | SubKind::KeyShared, _) => self.next_in_turn(),
         }
+    }
+
+    /// Key-shared: live consumers exist, and none of their filters takes this key.
+    fn no_filter_takes(&self, routing_key: Option<&str>) -> bool {
+        let (SubKind::KeyShared, Some(key)) = (self.kind, routing_key) else {
+            return false;
+        };
+        let mut live = self.members.iter().filter(|m| m.tx.is_some()).peekable();
+        live.peek().is_some() && !live.any(|m| m.takes(key))
     }
 
     fn next_in_turn(&mut self) -> Option<usize> {

@@ -3,7 +3,7 @@
 use super::channel::{StreamReceiver, stream_channel};
 use super::log::MessageLog;
 use super::message::StoredMessage;
-use super::subscription::{SubKind, Subscription};
+use super::subscription::{SubKind, Subscription, glob};
 use danube_core::proto::StreamMessage;
 use futures::task::noop_waker_ref;
 use std::task::{Context, Poll};
@@ -202,5 +202,104 @@ fn a_subscription_past_its_lag_limit_skips_the_oldest() -> Result<(), tonic::Sta
         vec![7, 8],
         "skipped to half the limit behind the head"
     );
+    Ok(())
+}
+
+/// Messages `0..keys.len()`, each with its routing key.
+fn keyed_log(keys: &[String]) -> MessageLog {
+    let mut log = MessageLog::default();
+    for (offset, key) in keys.iter().enumerate() {
+        let proto = StreamMessage {
+            routing_key: Some(key.clone()),
+            ..StreamMessage::default()
+        };
+        log.append(StoredMessage::new(
+            proto,
+            offset as u64,
+            1,
+            "/default/t",
+            "http://127.0.0.1:1",
+        ));
+    }
+    log
+}
+
+#[test]
+fn globs_match_like_the_broker_documents() {
+    assert!(glob("eu-*", "eu-west-1") && glob("*", "") && glob("eu-?", "eu-1"));
+    assert!(glob("*-1", "eu-west-1") && glob("a*b*c", "aXbYc") && glob("exact", "exact"));
+    assert!(!glob("eu-*", "us-east-1") && !glob("eu-?", "eu-12") && !glob("a*b", "ac"));
+}
+
+#[test]
+fn key_shared_keeps_keys_in_place_when_a_consumer_leaves() -> Result<(), tonic::Status> {
+    let keys: Vec<String> = (0..200).map(|i| format!("k{}", i % 40)).collect();
+    let log = keyed_log(&keys);
+    let mut sub = Subscription::new("s", SubKind::KeyShared, 0);
+    let mut new_id = ids();
+    let mut rx = Vec::new();
+    let mut members = Vec::new();
+    for (n, name) in ["a", "b", "c"].into_iter().enumerate() {
+        let id = sub.join(name, SubKind::KeyShared, &mut new_id)?;
+        let (tx, r) = stream_channel(None);
+        sub.open_stream(id, 100 + n as u64, tx);
+        members.push(id);
+        rx.push(r);
+    }
+    // First half: every key goes to exactly one consumer.
+    let mut owner = std::collections::HashMap::new();
+    sub.dispatch(&keyed_log(&keys[..100]), 1000);
+    for (who, r) in rx.iter_mut().enumerate() {
+        for offset in drain(r) {
+            sub.ack(offset);
+            let previous = owner.insert(keys[offset as usize].clone(), who);
+            assert!(previous.is_none_or(|p| p == who), "a key on two consumers");
+        }
+    }
+    assert_eq!(
+        owner
+            .values()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        3
+    );
+    // `c` leaves: the others keep their keys and take over only c's.
+    assert!(sub.close_stream(members[2], 102));
+    sub.dispatch(&log, 1000);
+    for (who, r) in rx.iter_mut().take(2).enumerate() {
+        for offset in drain(r) {
+            let key = &keys[offset as usize];
+            let before = owner[key];
+            assert!(
+                before == who || before == 2,
+                "{key} moved from {before} to {who}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn key_filters_choose_the_consumer_and_unwanted_keys_are_skipped() -> Result<(), tonic::Status> {
+    let keys: Vec<String> = ["eu-1", "us-1", "ap-1", "eu-2"].map(String::from).to_vec();
+    let log = keyed_log(&keys);
+    let mut sub = Subscription::new("s", SubKind::KeyShared, 0);
+    let mut new_id = ids();
+    let eu = sub.join("eu", SubKind::KeyShared, &mut new_id)?;
+    sub.filter_keys(eu, vec!["eu-*".into()]);
+    let us = sub.join("us", SubKind::KeyShared, &mut new_id)?;
+    sub.filter_keys(us, vec!["us-?".into()]);
+    let (tx_eu, mut rx_eu) = stream_channel(None);
+    let (tx_us, mut rx_us) = stream_channel(None);
+    sub.open_stream(eu, 100, tx_eu);
+    sub.open_stream(us, 101, tx_us);
+    sub.dispatch(&log, 10);
+    assert_eq!(drain(&mut rx_eu), vec![0, 3]);
+    assert_eq!(drain(&mut rx_us), vec![1]);
+    // `ap-1` was skipped, not held: nothing waits once the others are acked.
+    for offset in [0, 1, 3] {
+        sub.ack(offset);
+    }
+    assert_eq!(sub.floor(), 4);
     Ok(())
 }

@@ -155,18 +155,21 @@ impl Topic {
         subscription: &str,
         consumer_name: &str,
         kind: SubKind,
+        key_filters: Vec<String>,
         new_id: impl FnOnce() -> u64,
     ) -> Result<u64, Status> {
         let mut guard = lock(&self.inner);
         let state = &mut *guard;
         let cursor = state.next_offset;
-        state
+        let sub = state
             .subscriptions
             .entry(subscription.to_owned())
             .or_insert_with(|| {
                 Subscription::new(subscription, kind, cursor).with_lag_limit(self.lag_limit)
-            })
-            .join(consumer_name, kind, new_id)
+            });
+        let id = sub.join(consumer_name, kind, new_id)?;
+        sub.filter_keys(id, key_filters);
+        Ok(id)
     }
 
     /// Attaches a consumer stream and delivers what is pending.

@@ -7,6 +7,7 @@ use super::inbound::Inbound;
 use super::stall::StallWatch;
 use crate::component::GuestFailure;
 use crate::component::sink_instance::Sink;
+use crate::config::host_name;
 use crate::danube::dead_letter::DeadLetter;
 use crate::danube::dead_letter::attr::error_type;
 use crate::danube::{
@@ -97,9 +98,7 @@ impl SinkRuntime {
         let client = connection::connect(&self.broker, self.timeouts).await?;
         let consumer_name = self
             .sink
-            .consumer_name
-            .clone()
-            .unwrap_or_else(|| self.life.name.clone());
+            .consumer_name_for(&self.life.name, host_name().as_deref());
         let metrics = self.life.metrics.clone();
         let buffered = self.buffer.is_some();
         // Through the buffer, an ack to Danube means durable, not delivered: the buffer

@@ -45,9 +45,13 @@ impl ConsumerService for ConsumerHandler {
         }
         // Only producers create topics.
         let topic = self.state.existing_topic(&req.topic_name)?;
-        let consumer_id = topic.subscribe(&req.subscription, &req.consumer_name, kind, || {
-            self.state.next_id()
-        })?;
+        let consumer_id = topic.subscribe(
+            &req.subscription,
+            &req.consumer_name,
+            kind,
+            req.key_filters,
+            || self.state.next_id(),
+        )?;
         self.state.add_consumer(
             consumer_id,
             ConsumerEntry {
