@@ -292,6 +292,80 @@ async fn kill_9_mid_stream_loses_nothing() {
     );
 }
 
+/// One slot has one reader: a second host with the same connector file waits as a standby,
+/// naming the host that streams the slot, and takes the slot over when that host is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_host_takes_the_slot_when_the_active_one_is_killed() {
+    const N: i32 = 1500;
+    let pg = Postgres::start();
+    let db = pg.client().await;
+    db.batch_execute("CREATE TABLE ticks (id int PRIMARY KEY)")
+        .await
+        .expect("schema");
+    let danube = Danube::start().await;
+    let base = unique_topic("pg-standby");
+    let mut out = danube.reader(&format!("{base}_public_ticks")).await;
+    let spec = || cdc("pg-standby", &pg, &base, "tables = \"ticks\"");
+    let mut active = HostProcess::start(spec(), danube.url());
+    ready(&mut active).await;
+    let mut standby = HostProcess::start(spec(), danube.url());
+    let waiting = eventually(Duration::from_secs(30), async || {
+        standby
+            .log()
+            .contains("replication slot pg_standby is active for PID")
+            .then_some(())
+    })
+    .await;
+    assert!(waiting.is_some(), "{}", standby.log());
+
+    let writer_pg = pg.client().await;
+    let writer = tokio::spawn(async move {
+        for start in (0..N).step_by(5) {
+            writer_pg
+                .batch_execute(&format!(
+                    "INSERT INTO ticks SELECT g FROM generate_series({start}, {}) g",
+                    start + 4
+                ))
+                .await
+                .expect("insert");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    let mut seen: BTreeMap<i64, u32> = BTreeMap::new();
+    let note = |msgs: Vec<StreamMessage>, seen: &mut BTreeMap<i64, u32>| {
+        for m in msgs {
+            if let Some(id) = event(&m)["after"]["id"].as_i64() {
+                *seen.entry(id).or_default() += 1;
+            }
+        }
+    };
+    note(out.take(400, Duration::from_secs(30)).await, &mut seen);
+    assert!(seen.len() >= 400, "{}", active.log());
+    active.kill9().await;
+    let at_kill = seen.len();
+    ready(&mut standby).await;
+    writer.await.expect("writer");
+    while seen.len() < N as usize {
+        let got = out.take(N as usize, Duration::from_secs(30)).await;
+        if got.is_empty() {
+            break;
+        }
+        note(got, &mut seen);
+    }
+    let missing: Vec<i32> = (0..N)
+        .filter(|i| !seen.contains_key(&(*i as i64)))
+        .take(20)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {N} arrived ({at_kill} before the kill); first missing {missing:?}\n{}",
+        seen.len(),
+        standby.log()
+    );
+    let duplicates: u32 = seen.values().map(|c| c - 1).sum();
+    eprintln!("{N} of {N} arrived, {duplicates} duplicates; the standby took over at {at_kill}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_database_still_moves_the_slot_with_heartbeats() {
     let pg = Postgres::start();
