@@ -264,6 +264,79 @@ async fn import_killed_mid_stream_loses_nothing_and_never_commits_ahead() {
     );
 }
 
+/// Records a host imported, by its own metrics.
+async fn imported(host: &HostProcess) -> f64 {
+    metric_sum(
+        &host.metrics().await,
+        "danube_connector_guest_kafka_records_total",
+        &[("direction", "import")],
+    )
+}
+
+/// Two hosts with the same import file share the topic's partitions through the consumer
+/// group; when one is killed, the group hands its partitions to the other, which reads what
+/// the dead one had not committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_importers_split_the_partitions_and_the_survivor_takes_over() {
+    let tansu = Tansu::start();
+    let topic = "clicks";
+    tansu.create_topic(topic, PARTITIONS).await;
+    let danube = Danube::start().await;
+    let to = unique_topic("kafka-spread");
+    let mut out = danube.reader(&to).await;
+    let member = |name: &str| {
+        let mut spec = import(name, &tansu, topic, "g-spread", &to);
+        spec.extra.push_str(
+            "properties = { \"session.timeout.ms\" = 6000, \"max.poll.interval.ms\" = 15000 }\n",
+        );
+        spec
+    };
+    let mut hosts = Vec::new();
+    for name in ["spread-a", "spread-b"] {
+        let mut host = HostProcess::start(member(name), danube.url());
+        ready(&mut host).await;
+        hosts.push(host);
+    }
+    const N: usize = 3_000;
+    let mut seen: BTreeSet<(i32, i64)> = BTreeSet::new();
+    // Keep producing until both members imported some: the group settles on its own time.
+    let mut produced: u32 = 0;
+    let split = eventually(Duration::from_secs(60), async || {
+        produce_keyed(&tansu, topic, produced..produced + 300).await;
+        produced += 300;
+        for m in out.take(usize::MAX, Duration::from_millis(500)).await {
+            seen.insert(origin(&m));
+        }
+        let shares = [imported(&hosts[0]).await, imported(&hosts[1]).await];
+        shares.iter().all(|&s| s > 0.0).then_some(shares)
+    })
+    .await;
+    assert!(
+        split.is_some(),
+        "one member imported everything\n{}\n{}",
+        hosts[0].log(),
+        hosts[1].log()
+    );
+    hosts[0].kill9().await;
+    let total = produced.max(N as u32);
+    produce_keyed(&tansu, topic, produced..total).await;
+    let total = total as usize;
+    let all = eventually(Duration::from_secs(120), async || {
+        for m in out.take(total, Duration::from_millis(500)).await {
+            seen.insert(origin(&m));
+        }
+        (seen.len() == total).then_some(())
+    })
+    .await;
+    assert!(
+        all.is_some(),
+        "{} of {total} distinct records after the kill (split {split:?})\n{}",
+        seen.len(),
+        hosts[1].log()
+    );
+    eprintln!("{total} of {total} arrived; imported per member before the kill: {split:?}");
+}
+
 /// Publish `{"n":i}` with key `k<i % 7>` and two attributes, one of them a marked binary value.
 async fn publish_keyed(danube: &Danube, topic: &str, range: std::ops::Range<u32>) {
     let producer = danube.producer(topic).await;
