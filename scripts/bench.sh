@@ -94,6 +94,17 @@ if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
   "$FLEET" density --connectors 10
 fi
 
+echo "== scale-out: 1, 2 and 3 hosts on one shared subscription, an endpoint answering in 2 ms"
+SCALE=$PWD/target/release/danube-connect-scale-bench
+echo "-- batches of 10 (the real broker's default window): the endpoint is the limit"
+env -u DANUBE_SERVICE_URL "$SCALE" --messages "${SCALE_MESSAGES:-20000}" --batch-size 10
+echo "-- batches of 50: the two cores are the limit"
+env -u DANUBE_SERVICE_URL "$SCALE" --messages "${SCALE_MESSAGES:-20000}" --batch-size 50
+if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
+  echo "== the same on the broker at $DANUBE_SERVICE_URL"
+  "$SCALE" --danube-url "$DANUBE_SERVICE_URL" --messages "${SCALE_REAL_MESSAGES:-10000}" --batch-size 10
+fi
+
 echo "== Python and JavaScript connectors beside Rust ones"
 BROKER=$PWD/target/release/danube-test-broker
 for c in sink_http sink_python counter_source source_js; do
