@@ -196,6 +196,29 @@ async fn collect(reader: &mut Reader, seen: &mut BTreeMap<u64, u32>, n: u64, tim
     }
 }
 
+/// Mosquitto confirmed all `0..n` to the device and every one reached Danube.
+async fn all_arrive(
+    device: &Device,
+    out: &mut Reader,
+    seen: &mut BTreeMap<u64, u32>,
+    n: u64,
+    arrived_before: usize,
+    logs: &str,
+) {
+    assert!(
+        device.wait_confirmed(n, Duration::from_secs(30)).await,
+        "Mosquitto confirmed only {} of {n}",
+        device.confirmed()
+    );
+    collect(out, seen, n, Duration::from_secs(90)).await;
+    let missing: Vec<u64> = (0..n).filter(|i| !seen.contains_key(i)).take(20).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {n} arrived ({arrived_before} before the kill); first missing {missing:?}\n{logs}",
+        seen.len(),
+    );
+}
+
 fn numbered(name: &str, base: &str, url: &str) -> HostSpec {
     let config = format!(
         "url = \"{url}\"\nclient_id = \"{name}\"\n\n\
@@ -237,19 +260,7 @@ async fn kill_9_mid_stream_loses_nothing() {
         host.log()
     );
     publish_paced(&device, &mut out, &mut seen, N / 3 + 200, N).await;
-    assert!(
-        device.wait_confirmed(N, Duration::from_secs(30)).await,
-        "Mosquitto confirmed only {} of {N}",
-        device.confirmed()
-    );
-    collect(&mut out, &mut seen, N, Duration::from_secs(90)).await;
-    let missing: Vec<u64> = (0..N).filter(|i| !seen.contains_key(i)).take(20).collect();
-    assert!(
-        missing.is_empty(),
-        "{} of {N} arrived ({arrived_before} before the kill); first missing {missing:?}\n{}",
-        seen.len(),
-        host.log()
-    );
+    all_arrive(&device, &mut out, &mut seen, N, arrived_before, &host.log()).await;
     let duplicates: u32 = seen.values().map(|c| c - 1).sum();
     eprintln!("{N} of {N} arrived, {duplicates} duplicates after kill -9 at {arrived_before}");
 }
@@ -321,20 +332,8 @@ async fn shared_subscription_gateways_split_the_load_and_survive_kill_9() {
         restarted.log()
     );
     publish_paced(&device, &mut out, &mut seen, N / 3 + 400, N).await;
-    assert!(
-        device.wait_confirmed(N, Duration::from_secs(30)).await,
-        "Mosquitto confirmed only {} of {N}",
-        device.confirmed()
-    );
-    collect(&mut out, &mut seen, N, Duration::from_secs(90)).await;
-    let missing: Vec<u64> = (0..N).filter(|i| !seen.contains_key(i)).take(20).collect();
-    assert!(
-        missing.is_empty(),
-        "{} of {N} arrived ({arrived_before} before the kill); first missing {missing:?}\n{}\n{}",
-        seen.len(),
-        restarted.log(),
-        hosts[0].log()
-    );
+    let logs = format!("{}\n{}", restarted.log(), hosts[0].log());
+    all_arrive(&device, &mut out, &mut seen, N, arrived_before, &logs).await;
     assert!(
         processed(&restarted).await > 0.0,
         "the restarted gateway rejoined the group"

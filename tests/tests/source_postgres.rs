@@ -198,6 +198,21 @@ async fn row_changes_arrive_as_documented_events_in_commit_order() {
     assert_eq!(got[1]["unchanged_toast"], json!(["body"]));
 }
 
+/// Inserts ids `0..n` into `ticks`, five per transaction, while the test goes on.
+fn write_ticks(db: tokio_postgres::Client, n: i32) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        for start in (0..n).step_by(5) {
+            db.batch_execute(&format!(
+                "INSERT INTO ticks (id) SELECT g FROM generate_series({start}, {}) g",
+                start + 4
+            ))
+            .await
+            .expect("insert");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+}
+
 /// The slot's confirmed position after the kill never passes what Danube persisted: a row
 /// committed before it that had not arrived by the restart would be lost for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,19 +232,7 @@ async fn kill_9_mid_stream_loses_nothing() {
     );
     ready(&mut host).await;
 
-    let writer_pg = pg.client().await;
-    let writer = tokio::spawn(async move {
-        for start in (0..N).step_by(5) {
-            writer_pg
-                .batch_execute(&format!(
-                    "INSERT INTO ticks (id) SELECT g FROM generate_series({start}, {}) g",
-                    start + 4
-                ))
-                .await
-                .expect("insert");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    });
+    let writer = write_ticks(pg.client().await, N);
     let mut seen: BTreeMap<i64, u32> = BTreeMap::new();
     let note = |msgs: Vec<StreamMessage>, seen: &mut BTreeMap<i64, u32>| -> Vec<(i64, u64)> {
         msgs.iter()
@@ -318,19 +321,7 @@ async fn a_standby_host_takes_the_slot_when_the_active_one_is_killed() {
     .await;
     assert!(waiting.is_some(), "{}", standby.log());
 
-    let writer_pg = pg.client().await;
-    let writer = tokio::spawn(async move {
-        for start in (0..N).step_by(5) {
-            writer_pg
-                .batch_execute(&format!(
-                    "INSERT INTO ticks SELECT g FROM generate_series({start}, {}) g",
-                    start + 4
-                ))
-                .await
-                .expect("insert");
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    });
+    let writer = write_ticks(pg.client().await, N);
     let mut seen: BTreeMap<i64, u32> = BTreeMap::new();
     let note = |msgs: Vec<StreamMessage>, seen: &mut BTreeMap<i64, u32>| {
         for m in msgs {

@@ -28,10 +28,22 @@ use danube_connect_sdk::kafka::KafkaError;
 fn cannot_start(client: &str, e: KafkaError) -> Error {
     let text = format!("Kafka {client}: {}", e.describe());
     match e {
+        KafkaError::Connection(_) | KafkaError::Failure(_) if refused_trust(&text) => {
+            Error::config(text)
+        }
         KafkaError::Connection(_) => Error::retryable(text),
         KafkaError::Failure(f) if !f.permanent => Error::retryable(text),
         _ => Error::config(text),
     }
+}
+
+/// A broker that answered but whose certificate or credentials did not check out: retrying
+/// will not help, the grant or the config must change.
+fn refused_trust(text: &str) -> bool {
+    let text = text.to_lowercase();
+    ["certificate", "ssl handshake", "authentication", "sasl"]
+        .iter()
+        .any(|w| text.contains(w))
 }
 
 danube_connect_sdk::export_sink!(KafkaExport);

@@ -21,8 +21,12 @@ pub async fn topics(
         .map_err(|e| match KafkaError::from(e) {
             KafkaError::Refused(m) => KafkaError::Refused(m),
             other => KafkaError::Connection(format!(
-                "no broker answered within {} ms: {other}",
-                timeout.as_millis()
+                "no broker answered within {} ms: {other}{}",
+                timeout.as_millis(),
+                state
+                    .last_error()
+                    .map(|e| format!(" (last: {e})"))
+                    .unwrap_or_default()
             )),
         })?;
     for broker in metadata.brokers() {

@@ -33,6 +33,9 @@ pub struct ClientState {
     denied: Mutex<Option<String>>,
     changes: Mutex<Vec<GroupChange>>,
     lag: Mutex<Vec<Lag>>,
+    /// The client's newest error report (e.g. a TLS handshake refused), to explain a
+    /// cluster that did not answer.
+    last_error: Mutex<Option<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -47,7 +50,12 @@ impl ClientState {
             denied: Mutex::new(None),
             changes: Mutex::new(Vec::new()),
             lag: Mutex::new(Vec::new()),
+            last_error: Mutex::new(None),
         }
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        lock(&self.last_error).clone()
     }
 
     /// Check a broker the cluster advertised; the first one outside the grant stops the client.
@@ -133,6 +141,10 @@ impl ClientContext for Callbacks {
 
     fn error(&self, error: RdError, reason: &str) {
         tracing::warn!(connector = %self.0.connector, %error, "Kafka client: {reason}");
+        // "all brokers are down" follows the failure that says why: keep the why.
+        if error.rdkafka_error_code() != Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown) {
+            *lock(&self.0.last_error) = Some(reason.to_string());
+        }
     }
 }
 
