@@ -2,9 +2,11 @@
 //! and keeps each key's order, failover keeps a standby, and a host killed with `kill -9`
 //! loses nothing on the test broker, which hands what it held un-acked to the survivors.
 //! danube-broker v0.15.1 differs in two documented ways (README: Scaling out): it drops a
-//! dead key-shared consumer's un-acked messages, and promotes no failover standby.
+//! dead key-shared consumer's un-acked messages, and promotes no failover standby. A host
+//! stopped gracefully delivers what it held before it goes, so even there it loses nothing.
 
 use danube_client::Producer;
+use danube_connect_tests::broker::BrokerOptions;
 use danube_connect_tests::harness::receiver::numbers;
 use danube_connect_tests::harness::{
     Danube, HostProcess, HostSpec, Receiver, eventually, paths, unique_topic,
@@ -256,6 +258,50 @@ async fn key_shared_hosts_split_the_keys_keep_their_order_and_survive_kill_9() {
         eprintln!("the broker dropped {lost:?}, un-acked at the killed host");
     }
     assert_duplicates_from(&all, 0);
+}
+
+/// A host stopped with SIGTERM delivers what it received before it goes. The test broker
+/// is told to drop what a departed key-shared consumer held un-acked, as danube-broker
+/// v0.15.1 does, so a message left behind would be lost, not handed to the other host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_shared_host_stopped_gracefully_leaves_nothing_behind() {
+    const N: u64 = 3_000;
+    // A window wider than the default, so each host holds several messages at any time.
+    let danube = Danube::start_with(BrokerOptions {
+        key_shared_drops_departed: true,
+        max_unacked: 50,
+        ..BrokerOptions::default()
+    })
+    .await;
+    let topic = unique_topic("scale-stop");
+    let producer = danube.producer(&topic).await;
+    let receiver = Receiver::start().await;
+    let specs = (0..2)
+        .map(|i| member(i, &topic, "scale-stop", "key_shared", "", &receiver))
+        .collect();
+    let mut hosts = start_all(specs, &danube).await;
+    let publisher = tokio::spawn(publish_keyed(producer, receiver.clone(), N, key_of));
+    let some = eventually(Duration::from_secs(120), async || {
+        (distinct(&receiver) >= 1_000).then_some(())
+    })
+    .await;
+    assert!(some.is_some(), "{}", hosts[0].log());
+    hosts[0].sigterm();
+    let status = hosts[0].wait_exit(Duration::from_secs(30)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{}",
+        hosts[0].log()
+    );
+    let at_stop = arrivals(&receiver).len();
+    assert!((at_stop as u64) < N, "the stop must land mid-stream");
+    let _producer = publisher.await.expect("publisher");
+    wait_for_all(&receiver, N, &hosts).await;
+    let all = arrivals(&receiver);
+    assert!(
+        all[at_stop..].iter().all(|&(_, host)| host == 1),
+        "the stopped host delivered after it exited"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,7 @@ use crate::config::{SinkSection, SubscriptionType};
 use danube_client::{Consumer, DanubeClient, SubType};
 use danube_core::message::StreamMessage;
 use futures::stream::{FuturesUnordered, StreamExt};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -45,10 +46,22 @@ pub struct ConsumerHooks {
     pub on_skipped: OnSkipped,
 }
 
+/// What the ack pipeline is asked to do, in order. Acks are the common variant: not boxed.
+#[allow(clippy::large_enum_variant)]
+enum AckOrder {
+    Ack(StreamMessage),
+    /// Keep later acks back until the set closes: the broker's window stays full, so it
+    /// dispatches nothing more here while the last messages are delivered.
+    Hold,
+}
+
 pub struct ConsumerSet {
     events: mpsc::Receiver<ConsumerEvent>,
-    acks: mpsc::UnboundedSender<(usize, StreamMessage)>,
-    acker: JoinHandle<Vec<Consumer>>,
+    acks: mpsc::UnboundedSender<AckOrder>,
+    acker: JoinHandle<()>,
+    consumers: Vec<Consumer>,
+    /// The message streams were closed ([`ConsumerSet::stop_intake`]).
+    intake_stopped: bool,
     timeouts: Timeouts,
 }
 
@@ -140,11 +153,13 @@ impl ConsumerSet {
                 what: "preparing acknowledgements".into(),
                 source,
             })?;
-        let acker = tokio::spawn(ack_loop(consumers, sender, queue, tx, timeouts, on_acked));
+        let acker = tokio::spawn(ack_loop(sender, queue, tx, timeouts, on_acked));
         Ok(Self {
             events,
             acks,
             acker,
+            consumers,
+            intake_stopped: false,
             timeouts,
         })
     }
@@ -154,7 +169,7 @@ impl ConsumerSet {
     }
 
     /// Queue an ack; a failure surfaces as a [`ConsumerEvent::Closed`].
-    pub fn ack(&self, consumer: usize, m: &StreamMessage) {
+    pub fn ack(&self, m: &StreamMessage) {
         // An ack needs only the ids: leave attributes, names and key behind instead of copying
         // them once per message.
         let token = StreamMessage {
@@ -170,18 +185,46 @@ impl ConsumerSet {
             routing_key: None,
         };
         // The acker only stops when the set is closed, so a send cannot fail while in use.
-        let _ = self.acks.send((consumer, token));
+        let _ = self.acks.send(AckOrder::Ack(token));
+    }
+
+    /// Acks queued from now on go out only when the set closes.
+    pub fn hold_acks(&self) {
+        let _ = self.acks.send(AckOrder::Hold);
+    }
+
+    /// Close the message streams so the broker dispatches nothing more here; acks still go
+    /// out. What was already received still arrives as events, then one
+    /// [`ConsumerEvent::Closed`] per stream; returns how many streams there are.
+    pub async fn stop_intake(&mut self) -> usize {
+        if !self.intake_stopped {
+            self.intake_stopped = true;
+            close_all(&mut self.consumers, self.timeouts).await;
+        }
+        self.consumers.len()
     }
 
     /// Finish the queued acks, then close the consumers.
     pub async fn close(self) {
-        drop(self.acks);
-        let drain_bound = self.timeouts.call * 2;
-        if let Ok(Ok(mut consumers)) = tokio::time::timeout(drain_bound, self.acker).await {
-            for c in consumers.iter_mut() {
-                let _ = tokio::time::timeout(self.timeouts.call, c.close()).await;
-            }
+        let Self {
+            acks,
+            acker,
+            mut consumers,
+            intake_stopped,
+            timeouts,
+            ..
+        } = self;
+        drop(acks);
+        let acked = tokio::time::timeout(timeouts.call * 2, acker).await;
+        if matches!(acked, Ok(Ok(()))) && !intake_stopped {
+            close_all(&mut consumers, timeouts).await;
         }
+    }
+}
+
+async fn close_all(consumers: &mut [Consumer], timeouts: Timeouts) {
+    for c in consumers.iter_mut() {
+        let _ = tokio::time::timeout(timeouts.call, c.close()).await;
     }
 }
 
@@ -189,31 +232,42 @@ impl ConsumerSet {
 const MAX_ACKS_IN_FLIGHT: usize = 64;
 
 async fn ack_loop(
-    consumers: Vec<Consumer>,
     sender: AckSender,
-    mut queue: mpsc::UnboundedReceiver<(usize, StreamMessage)>,
+    mut queue: mpsc::UnboundedReceiver<AckOrder>,
     events: mpsc::Sender<ConsumerEvent>,
     timeouts: Timeouts,
     on_acked: OnAcked,
-) -> Vec<Consumer> {
+) {
     let mut in_flight = FuturesUnordered::new();
+    let mut ready = VecDeque::new();
+    let mut held = Vec::new();
+    let mut holding = false;
     let mut open = true;
     let mut failed = false;
     loop {
+        // After a failure the rest stays un-acked: the broker redelivers it to the next set.
+        if failed {
+            ready.clear();
+        }
+        while in_flight.len() < MAX_ACKS_IN_FLIGHT
+            && let Some(m) = ready.pop_front()
+        {
+            let ack = sender.ack(&m);
+            let what = format!(
+                "acknowledging {}@{}",
+                m.msg_id.topic_name, m.msg_id.topic_offset
+            );
+            in_flight.push(async move { (timeouts.run(|| what, ack).await, m) });
+        }
         tokio::select! {
             next = queue.recv(), if open && in_flight.len() < MAX_ACKS_IN_FLIGHT => match next {
-                // After a failure the rest stays un-acked: the broker redelivers it to the
-                // next set.
-                Some(_) if failed => {}
-                Some((_, m)) => {
-                    let ack = sender.ack(&m);
-                    let what = format!(
-                        "acknowledging {}@{}",
-                        m.msg_id.topic_name, m.msg_id.topic_offset
-                    );
-                    in_flight.push(async move { (timeouts.run(|| what, ack).await, m) });
+                Some(AckOrder::Ack(m)) if holding => held.push(m),
+                Some(AckOrder::Ack(m)) => ready.push_back(m),
+                Some(AckOrder::Hold) => holding = true,
+                None => {
+                    open = false;
+                    ready.extend(held.drain(..));
                 }
-                None => open = false,
             },
             Some((result, m)) = in_flight.next() => match result {
                 Ok(()) => on_acked(&m),
@@ -226,5 +280,4 @@ async fn ack_loop(
             else => break,
         }
     }
-    consumers
 }

@@ -13,6 +13,9 @@ pub struct BrokerOptions {
     pub tls: Option<ServerTls>,
     /// Refuse every call without `authorization: Bearer <token>` (UNAUTHENTICATED).
     pub token: Option<String>,
+    /// As danube-broker v0.15.1: a key-shared subscription drops what a departed consumer
+    /// held un-acknowledged (counted as acknowledged) instead of handing it to the others.
+    pub key_shared_drops_departed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +49,7 @@ impl Default for BrokerOptions {
             lag_limit: None,
             tls: None,
             token: None,
+            key_shared_drops_departed: false,
         }
     }
 }

@@ -129,13 +129,7 @@ impl BrokerState {
                 "The topic {name} clashes with an existing partitioned or non-partitioned topic"
             )));
         }
-        let topic = Arc::new(Topic::new(
-            name,
-            strategy,
-            self.options.window(),
-            self.options.lag_limit,
-            &self.url,
-        ));
+        let topic = Arc::new(Topic::new(name, strategy, &self.options, &self.url));
         topics.insert(name.to_owned(), Arc::clone(&topic));
         Ok(topic)
     }

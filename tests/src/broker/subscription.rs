@@ -98,6 +98,8 @@ pub(crate) struct Subscription {
     lag_limit: Option<LagLimit>,
     /// Fell past the lag limit: never dispatched to again.
     stalled: bool,
+    /// Key-shared: a departed consumer's un-acked messages are dropped, not requeued.
+    drops_departed: bool,
 }
 
 impl Subscription {
@@ -114,7 +116,13 @@ impl Subscription {
             next_turn: 0,
             lag_limit: None,
             stalled: false,
+            drops_departed: false,
         }
+    }
+
+    pub(crate) fn with_departed_dropped(mut self, drops: bool) -> Self {
+        self.drops_departed = drops;
+        self
     }
 
     pub(crate) fn with_lag_limit(mut self, limit: Option<LagLimit>) -> Self {
@@ -210,7 +218,11 @@ impl Subscription {
             return false;
         };
         self.members.remove(index);
-        self.requeue(consumer_id);
+        if self.drops_departed && self.kind == SubKind::KeyShared {
+            self.in_flight.retain(|_, owner| *owner != consumer_id);
+        } else {
+            self.requeue(consumer_id);
+        }
         true
     }
 

@@ -303,3 +303,35 @@ fn key_filters_choose_the_consumer_and_unwanted_keys_are_skipped() -> Result<(),
     assert_eq!(sub.floor(), 4);
     Ok(())
 }
+
+#[test]
+fn a_departed_key_shared_consumers_unacked_are_dropped_when_asked() -> Result<(), tonic::Status> {
+    let keys: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+    let log = keyed_log(&keys);
+    for drops in [false, true] {
+        let mut sub = Subscription::new("s", SubKind::KeyShared, 0).with_departed_dropped(drops);
+        let mut new_id = ids();
+        let a = sub.join("a", SubKind::KeyShared, &mut new_id)?;
+        let b = sub.join("b", SubKind::KeyShared, &mut new_id)?;
+        let (tx_a, mut rx_a) = stream_channel(None);
+        let (tx_b, mut rx_b) = stream_channel(None);
+        sub.open_stream(a, 100, tx_a);
+        sub.open_stream(b, 101, tx_b);
+        sub.dispatch(&log, 100);
+        let held_by_a = drain(&mut rx_a);
+        assert!(!held_by_a.is_empty());
+        for offset in drain(&mut rx_b) {
+            sub.ack(offset);
+        }
+        assert!(sub.close_stream(a, 100));
+        sub.dispatch(&log, 100);
+        let again = drain(&mut rx_b);
+        if drops {
+            assert!(again.is_empty(), "dropped, not redelivered: {again:?}");
+            assert_eq!(sub.floor(), 20);
+        } else {
+            assert_eq!(again, held_by_a);
+        }
+    }
+    Ok(())
+}

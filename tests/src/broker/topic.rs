@@ -4,7 +4,7 @@ use super::channel::{StreamReceiver, StreamSender, stream_channel};
 use super::locks::lock;
 use super::log::MessageLog;
 use super::message::StoredMessage;
-use super::options::LagLimit;
+use super::options::{BrokerOptions, LagLimit};
 use super::subscription::{SubKind, Subscription};
 use danube_core::proto::{DispatchStrategy, StreamMessage};
 use std::collections::HashMap;
@@ -23,6 +23,8 @@ pub(crate) struct Topic {
     /// Unacked window per subscription (reliable topics).
     window: usize,
     lag_limit: Option<LagLimit>,
+    /// See [`BrokerOptions::key_shared_drops_departed`].
+    key_shared_drops_departed: bool,
     broker_url: String,
     messages_in: AtomicU64,
     inner: Mutex<TopicState>,
@@ -47,15 +49,15 @@ impl Topic {
     pub(crate) fn new(
         name: &str,
         strategy: DispatchStrategy,
-        window: usize,
-        lag_limit: Option<LagLimit>,
+        options: &BrokerOptions,
         broker_url: &str,
     ) -> Self {
         Self {
             name: name.to_owned(),
             strategy,
-            window,
-            lag_limit,
+            window: options.window(),
+            lag_limit: options.lag_limit,
+            key_shared_drops_departed: options.key_shared_drops_departed,
             broker_url: broker_url.to_owned(),
             messages_in: AtomicU64::new(0),
             inner: Mutex::new(TopicState::default()),
@@ -165,7 +167,9 @@ impl Topic {
             .subscriptions
             .entry(subscription.to_owned())
             .or_insert_with(|| {
-                Subscription::new(subscription, kind, cursor).with_lag_limit(self.lag_limit)
+                Subscription::new(subscription, kind, cursor)
+                    .with_lag_limit(self.lag_limit)
+                    .with_departed_dropped(self.key_shared_drops_departed)
             });
         let id = sub.join(consumer_name, kind, new_id)?;
         sub.filter_keys(id, key_filters);

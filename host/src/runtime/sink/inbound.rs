@@ -37,10 +37,32 @@ impl Inbound {
         }
     }
 
+    /// Whether what was received must be delivered before shutting down: only on the direct
+    /// path (the buffer keeps what it took).
+    pub fn drains(&self) -> bool {
+        matches!(self, Inbound::Direct { .. })
+    }
+
+    /// Keep acks back until close, so the broker dispatches nothing more here.
+    pub fn hold_acks(&self) {
+        if let Inbound::Direct { consumers, .. } = self {
+            consumers.hold_acks();
+        }
+    }
+
+    /// Close Danube's message streams: the number of streams whose
+    /// [`ConsumerEvent::Closed`] ends what is left to read.
+    pub async fn stop_intake(&mut self) -> usize {
+        match self {
+            Inbound::Direct { consumers, .. } => consumers.stop_intake().await,
+            Inbound::Buffered(_) => 0,
+        }
+    }
+
     /// `m` was delivered or dead-lettered; `handle` is what its event carried.
     pub fn settle(&mut self, handle: usize, m: &StreamMessage) {
         match self {
-            Inbound::Direct { consumers, .. } => consumers.ack(handle, m),
+            Inbound::Direct { consumers, .. } => consumers.ack(m),
             Inbound::Buffered(b) => b.settle(handle, m),
         }
     }

@@ -25,6 +25,10 @@ use danube_client::DanubeClient;
 use danube_core::message::StreamMessage;
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// At shutdown, how long nothing must arrive before the message streams are closed.
+const DRAIN_QUIET: Duration = Duration::from_millis(100);
 
 pub(super) struct Connection {
     client: DanubeClient,
@@ -163,7 +167,7 @@ impl SinkRuntime {
     async fn pump(&mut self, conn: &mut Connection, shutdown: &mut Shutdown) -> Stop {
         loop {
             if shutdown.requested() {
-                return Stop::Shutdown;
+                return self.drain(conn, shutdown).await;
             }
             if self.life.paused {
                 if let Err(stop) = lifecycle::hold(self, shutdown).await {
@@ -181,7 +185,7 @@ impl SinkRuntime {
                 e = conn.inbound.events().recv() => Next::First(e),
             };
             let first = match next {
-                Next::Shutdown => return Stop::Shutdown,
+                Next::Shutdown => return self.drain(conn, shutdown).await,
                 Next::Command(c) => {
                     lifecycle::apply_command(self, c).await;
                     continue;
@@ -226,21 +230,81 @@ impl SinkRuntime {
                     _ => None,
                 })
                 .collect();
-            conn.inbound.received(&batch);
-            self.life.metrics.inflight.add(batch.len() as i64);
-            let result = self.deliver(conn, &batch, shutdown).await;
-            self.life
-                .metrics
-                .memory
-                .set(self.instance.memory_bytes() as i64);
-            // What was settled stays settled, even when the batch was cut short.
-            if let Err(e) = conn.inbound.finish_batch().await {
-                return Stop::Fatal(e.to_string());
-            }
-            if let Err(stop) = result {
+            if let Err(stop) = self.deliver_batch(conn, &batch, shutdown).await {
                 return stop;
             }
         }
+    }
+
+    /// Shutdown: deliver what was already received, so a graceful stop leaves nothing
+    /// un-acknowledged behind (a shared subscription hands such messages to another host, but
+    /// a key-shared one on danube-broker v0.15.1 drops what a departed consumer held). Acks
+    /// are held first, so the broker's window fills and it stops dispatching here; once
+    /// nothing arrives for a moment the streams close, and what was received is delivered,
+    /// one attempt each (a retry wait ends at shutdown). A paused connector delivers nothing.
+    async fn drain(&mut self, conn: &mut Connection, shutdown: &mut Shutdown) -> Stop {
+        if self.life.paused || !conn.inbound.drains() {
+            return Stop::Shutdown;
+        }
+        conn.inbound.hold_acks();
+        let deadline = tokio::time::Instant::now() + self.timeouts.call;
+        let mut received = Vec::new();
+        let mut closed = 0;
+        while let Ok(Some(event)) = tokio::time::timeout(
+            DRAIN_QUIET.min(deadline.saturating_duration_since(tokio::time::Instant::now())),
+            conn.inbound.events().recv(),
+        )
+        .await
+        {
+            match event {
+                ConsumerEvent::Message(i, m) => received.push((i, m)),
+                _ => closed += 1,
+            }
+        }
+        let streams = conn.inbound.stop_intake().await;
+        while closed < streams {
+            match tokio::time::timeout(self.timeouts.call, conn.inbound.events().recv()).await {
+                Ok(Some(ConsumerEvent::Message(i, m))) => received.push((i, m)),
+                Ok(Some(_)) => closed += 1,
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if received.is_empty() {
+            return Stop::Shutdown;
+        }
+        tracing::info!(
+            connector = self.life.name,
+            messages = received.len(),
+            "delivering what was received before stopping"
+        );
+        for batch in received.chunks(self.policy.max_size.max(1)) {
+            if let Err(stop) = self.deliver_batch(conn, batch, shutdown).await {
+                return stop;
+            }
+        }
+        Stop::Shutdown
+    }
+
+    /// Count a gathered batch in, deliver it, and make its settlements permanent.
+    async fn deliver_batch(
+        &mut self,
+        conn: &mut Connection,
+        batch: &[(usize, StreamMessage)],
+        shutdown: &mut Shutdown,
+    ) -> Result<(), Stop> {
+        conn.inbound.received(batch);
+        self.life.metrics.inflight.add(batch.len() as i64);
+        let result = self.deliver(conn, batch, shutdown).await;
+        self.life
+            .metrics
+            .memory
+            .set(self.instance.memory_bytes() as i64);
+        // What was settled stays settled, even when the batch was cut short.
+        conn.inbound
+            .finish_batch()
+            .await
+            .map_err(|e| Stop::Fatal(e.to_string()))?;
+        result
     }
 
     /// Deliver one batch completely: every message ends acked (delivered or dead-lettered),

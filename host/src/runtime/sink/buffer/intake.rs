@@ -16,7 +16,6 @@ const MAX_GROUP: usize = 1_000;
 
 /// A message taken from Danube, encoded for the buffer, not yet acknowledged.
 struct Taken {
-    consumer: usize,
     message: StreamMessage,
     encoded: Encoded,
 }
@@ -88,12 +87,10 @@ impl Run {
                     };
                     match event {
                         None => break ConsumerEvent::Closed("message streams ended".into()),
-                        Some(ConsumerEvent::Message(consumer, message)) => {
-                            match self.encode(consumer, message) {
-                                Ok(t) => t,
-                                Err(why) => break ConsumerEvent::Failed(why),
-                            }
-                        }
+                        Some(ConsumerEvent::Message(_, message)) => match self.encode(message) {
+                            Ok(t) => t,
+                            Err(why) => break ConsumerEvent::Failed(why),
+                        },
                         Some(other) => break other,
                     }
                 }
@@ -117,13 +114,9 @@ impl Run {
         self.consumers
     }
 
-    fn encode(&self, consumer: usize, message: StreamMessage) -> Result<Taken, String> {
+    fn encode(&self, message: StreamMessage) -> Result<Taken, String> {
         match Encoded::new(&message) {
-            Ok(encoded) => Ok(Taken {
-                consumer,
-                message,
-                encoded,
-            }),
+            Ok(encoded) => Ok(Taken { message, encoded }),
             Err(e) => Err(format!(
                 "sink buffer {}: encoding a message: {e}",
                 self.buffer.path().display()
@@ -139,8 +132,8 @@ impl Run {
         let mut end = None;
         while group.len() < MAX_GROUP {
             match self.consumers.events().try_recv() {
-                Ok(ConsumerEvent::Message(consumer, message)) => {
-                    let taken = self.encode(consumer, message)?;
+                Ok(ConsumerEvent::Message(_, message)) => {
+                    let taken = self.encode(message)?;
                     if taken.encoded.len() > room {
                         self.carry = Some(taken);
                         break;
@@ -160,10 +153,8 @@ impl Run {
             .map(|t| t.message.publish_time)
             .min()
             .unwrap_or_default();
-        let (acks, encoded): (Vec<_>, Vec<_>) = group
-            .into_iter()
-            .map(|t| ((t.consumer, t.message), t.encoded))
-            .unzip();
+        let (acks, encoded): (Vec<_>, Vec<_>) =
+            group.into_iter().map(|t| (t.message, t.encoded)).unzip();
         let buffer = self.buffer.clone();
         let written = tokio::task::spawn_blocking(move || buffer.append(&encoded, oldest)).await;
         match written {
@@ -172,9 +163,9 @@ impl Run {
             Err(e) => return Err(format!("sink buffer: {e}")),
         }
         // Durable now: only from here may Danube forget them.
-        for (consumer, message) in &acks {
+        for message in &acks {
             self.metrics.received(&message.msg_id.topic_name, 1);
-            self.consumers.ack(*consumer, message);
+            self.consumers.ack(message);
         }
         self.gauges.show(self.buffer.held());
         Ok(end)
