@@ -41,9 +41,15 @@ fn member(
     spec
 }
 
+/// Each host watches for a stalled subscription through the broker's metrics when they are
+/// known (a real broker's need `DANUBE_METRICS_URL`), and resubscribes once on a stall.
 async fn start_all(specs: Vec<HostSpec>, danube: &Danube) -> Vec<HostProcess> {
     let mut hosts = Vec::new();
-    for spec in specs {
+    for mut spec in specs {
+        if let Some(url) = danube.metrics_url() {
+            spec.env.push(("DANUBE_METRICS_URL".into(), url));
+            spec.sink_keys.push_str("stall_after_ms = 3000\n");
+        }
         let mut host = HostProcess::start(spec, danube.url());
         assert!(
             host.wait_ready(Duration::from_secs(30)).await,

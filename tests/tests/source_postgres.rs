@@ -414,6 +414,32 @@ async fn a_table_without_a_key_is_a_named_error() {
         log.contains("tables: public.loose has no primary key and REPLICA IDENTITY DEFAULT"),
         "{log}"
     );
+    // Without a `tables` list the publication (here FOR ALL TABLES) decides, and is checked
+    // the same way; an excluded keyless table is no obstacle.
+    let mut whole = HostProcess::start(cdc("pg-nokey-all", &pg, &base, ""), danube.url());
+    let status = whole.wait_exit(Duration::from_secs(30)).await;
+    assert_eq!(status.and_then(|s| s.code()), Some(78), "{}", whole.log());
+    assert!(
+        whole
+            .log()
+            .contains("tables: public.loose has no primary key and REPLICA IDENTITY DEFAULT"),
+        "{}",
+        whole.log()
+    );
+    let mut excluded = HostProcess::start(
+        cdc("pg-nokey-all", &pg, &base, "exclude_tables = [\"loose\"]"),
+        danube.url(),
+    );
+    ready(&mut excluded).await;
+    excluded.kill9().await;
+    // The walsender notices the dead client a moment later.
+    let dropped = eventually(Duration::from_secs(20), async || {
+        db.batch_execute("SELECT pg_drop_replication_slot('pg_nokey_all')")
+            .await
+            .ok()
+    })
+    .await;
+    assert!(dropped.is_some(), "the slot stayed active");
     let slots = db
         .query_one("SELECT count(*) FROM pg_replication_slots", &[])
         .await

@@ -46,6 +46,7 @@ impl Source for PostgresSource {
         setup::check_server(&db)?;
         setup::check_tables(&db, &settings.tables.include)?;
         setup::ensure_publication(&db, &settings)?;
+        setup::check_published_tables(&db, &settings)?;
         let builder = EventBuilder {
             database: settings.connect.database.clone(),
             topic: settings.topic.clone(),
@@ -242,20 +243,29 @@ impl PostgresSource {
     /// A listed table dropped while streaming leaves the publication: its changes stop while
     /// the other tables go on. Say so, once per table.
     fn report_dropped_tables(&mut self) {
-        for t in &self.settings.tables.include {
+        let watched = self.settings.tables.include.iter().filter(|t| {
             let name = t.to_string();
-            if self.dropped.contains(&name) {
+            !self.dropped.contains(&name)
+        });
+        let Ok(gone) = setup::missing_tables(&self.db, watched) else {
+            return;
+        };
+        for quoted in gone {
+            let Some(t) = self
+                .settings
+                .tables
+                .include
+                .iter()
+                .find(|t| t.quoted() == quoted)
+            else {
                 continue;
-            }
-            let sql = format!("SELECT to_regclass('{}') IS NULL", t.quoted());
-            let gone = setup::scalar(&self.db, &sql).ok().flatten();
-            if gone.as_deref() == Some("t") {
-                log::error(&format!(
-                    "tables: {name} was dropped: its changes stop here; the other tables go on"
-                ));
-                metrics::counter_add("pg_cdc_tables_dropped_total", 1, &[("table", &name)]);
-                self.dropped.push(name);
-            }
+            };
+            let name = t.to_string();
+            log::error(&format!(
+                "tables: {name} was dropped: its changes stop here; the other tables go on"
+            ));
+            metrics::counter_add("pg_cdc_tables_dropped_total", 1, &[("table", &name)]);
+            self.dropped.push(name);
         }
     }
 

@@ -35,7 +35,8 @@ pub fn check_tables(db: &Connection, tables: &[TableName]) -> Result<(), Error> 
                WHERE i.indrelid = c.oid AND i.indisprimary)::text AS pk \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = '{}' AND c.relname = '{}' AND c.relkind IN ('r', 'p')",
-            t.schema, t.table
+            t.schema.replace('\'', "''"),
+            t.table.replace('\'', "''")
         );
         let rows = first(db.query(&sql).map_err(Error::from)?);
         let (Some(identity), Some(pk)) = (rows.get(0, "relreplident"), rows.get(0, "pk")) else {
@@ -56,6 +57,52 @@ pub fn check_tables(db: &Connection, tables: &[TableName]) -> Result<(), Error> 
         }
     }
     Ok(())
+}
+
+/// With no `tables` list the publication decides what streams: its tables (less the
+/// excluded ones) must keep a key just the same.
+pub fn check_published_tables(db: &Connection, s: &Settings) -> Result<(), Error> {
+    if !s.tables.include.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = '{}'",
+        s.publication
+    );
+    let published: Vec<TableName> = values(db, &sql)?
+        .into_iter()
+        .filter_map(|row| match row.as_slice() {
+            [Some(schema), Some(table)] => Some(TableName {
+                schema: schema.clone(),
+                table: table.clone(),
+            }),
+            _ => None,
+        })
+        .filter(|t| s.tables.includes(&t.schema, &t.table))
+        .collect();
+    check_tables(db, &published)
+}
+
+/// Which of `tables` no longer exist, in one query.
+pub fn missing_tables<'a>(
+    db: &Connection,
+    tables: impl IntoIterator<Item = &'a TableName>,
+) -> Result<Vec<String>, Error> {
+    let names: Vec<String> = tables
+        .into_iter()
+        .map(|t| format!("'{}'", t.quoted().replace('\'', "''")))
+        .collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT t FROM unnest(ARRAY[{}]::text[]) AS t WHERE to_regclass(t) IS NULL",
+        names.join(", ")
+    );
+    Ok(values(db, &sql)?
+        .into_iter()
+        .filter_map(|row| row.into_iter().next().flatten())
+        .collect())
 }
 
 pub fn ensure_publication(db: &Connection, s: &Settings) -> Result<(), Error> {
