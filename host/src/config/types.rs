@@ -221,12 +221,20 @@ pub struct SinkSection {
     /// must cover every key.
     #[serde(default)]
     pub key_filters: Vec<String>,
+    /// Instances of the component delivering at once. Messages go to an instance by a hash
+    /// of their key (round robin without one), so each key keeps its order.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
     /// A durable local buffer between Danube and the connector (off by default).
     pub buffer: Option<BufferSection>,
     /// Nothing received for this long while the broker reports a lag for the subscription
     /// (`danube.metrics_url`) marks the connector stalled; 0 turns the check off.
     #[serde(default = "default_stall_after")]
     pub stall_after_ms: u64,
+}
+
+fn default_concurrency() -> usize {
+    1
 }
 
 fn default_stall_after() -> u64 {

@@ -4,6 +4,8 @@ use super::{ConfigError, ConnectorConfig, Pipeline, SubscriptionType};
 
 /// Below this a single large message could never fit.
 const MIN_BUFFER_BYTES: u64 = 64 << 10;
+/// Most instances one sink may run at once.
+const MAX_CONCURRENCY: usize = 64;
 
 pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
     let err = |key: &str, message: String| ConfigError::Key {
@@ -70,6 +72,18 @@ pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
             return Err(err(
                 &format!("sink.key_filters[{i}]"),
                 "an empty pattern matches no key; use \"*\" for every key".into(),
+            ));
+        }
+        if sink.concurrency == 0 || sink.concurrency > MAX_CONCURRENCY {
+            return Err(err(
+                "sink.concurrency",
+                format!("must be between 1 and {MAX_CONCURRENCY}"),
+            ));
+        }
+        if sink.concurrency > 1 && sink.buffer.is_some() {
+            return Err(err(
+                "sink.concurrency",
+                "cannot be combined with [sink.buffer] yet: use one or the other".into(),
             ));
         }
         if let Some(buffer) = &sink.buffer

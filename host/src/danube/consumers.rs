@@ -55,9 +55,38 @@ enum AckOrder {
     Hold,
 }
 
+/// Queues acks for the set's ack pipeline.
+#[derive(Clone)]
+pub struct Acks(mpsc::UnboundedSender<AckOrder>);
+
+impl Acks {
+    pub fn ack(&self, m: &StreamMessage) {
+        // An ack needs only the ids: leave attributes, names and key behind instead of copying
+        // them once per message.
+        let token = StreamMessage {
+            request_id: m.request_id,
+            msg_id: m.msg_id.clone(),
+            payload: Default::default(),
+            publish_time: m.publish_time,
+            producer_name: String::new(),
+            subscription_name: None,
+            attributes: Default::default(),
+            schema_id: None,
+            schema_version: None,
+            routing_key: None,
+        };
+        // The acker only stops once every handle is gone, so a send cannot fail while in use.
+        let _ = self.0.send(AckOrder::Ack(token));
+    }
+
+    pub fn hold(&self) {
+        let _ = self.0.send(AckOrder::Hold);
+    }
+}
+
 pub struct ConsumerSet {
     events: mpsc::Receiver<ConsumerEvent>,
-    acks: mpsc::UnboundedSender<AckOrder>,
+    acks: Acks,
     acker: JoinHandle<()>,
     consumers: Vec<Consumer>,
     /// The message streams were closed ([`ConsumerSet::stop_intake`]).
@@ -156,7 +185,7 @@ impl ConsumerSet {
         let acker = tokio::spawn(ack_loop(sender, queue, tx, timeouts, on_acked));
         Ok(Self {
             events,
-            acks,
+            acks: Acks(acks),
             acker,
             consumers,
             intake_stopped: false,
@@ -170,27 +199,18 @@ impl ConsumerSet {
 
     /// Queue an ack; a failure surfaces as a [`ConsumerEvent::Closed`].
     pub fn ack(&self, m: &StreamMessage) {
-        // An ack needs only the ids: leave attributes, names and key behind instead of copying
-        // them once per message.
-        let token = StreamMessage {
-            request_id: m.request_id,
-            msg_id: m.msg_id.clone(),
-            payload: Default::default(),
-            publish_time: m.publish_time,
-            producer_name: String::new(),
-            subscription_name: None,
-            attributes: Default::default(),
-            schema_id: None,
-            schema_version: None,
-            routing_key: None,
-        };
-        // The acker only stops when the set is closed, so a send cannot fail while in use.
-        let _ = self.acks.send(AckOrder::Ack(token));
+        self.acks.ack(m);
     }
 
     /// Acks queued from now on go out only when the set closes.
     pub fn hold_acks(&self) {
-        let _ = self.acks.send(AckOrder::Hold);
+        self.acks.hold();
+    }
+
+    /// A handle that queues acks from elsewhere (the lanes of a concurrent sink). The set's
+    /// `close` waits for every handle to be dropped, at most twice the call timeout.
+    pub fn acks(&self) -> Acks {
+        self.acks.clone()
     }
 
     /// Close the message streams so the broker dispatches nothing more here; acks still go

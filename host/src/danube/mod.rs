@@ -13,6 +13,6 @@ pub mod publisher;
 pub mod shared_client;
 
 pub use connection::{Broker, DanubeError, Timeouts};
-pub use consumers::{ConsumerEvent, ConsumerHooks, ConsumerSet};
+pub use consumers::{Acks, ConsumerEvent, ConsumerHooks, ConsumerSet};
 pub use dead_letter::DeadLetterRouter;
 pub use publisher::{Publisher, PublisherSettings};

@@ -35,6 +35,14 @@ impl Action {
 }
 
 impl<R: RoleExports> Command<R> {
+    /// The same command again, for another instance of the connector.
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Command::Act(action) => Command::Act(*action),
+            Command::Swap(factory) => Command::Swap(factory.clone()),
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Command::Act(action) => action.name(),

@@ -12,7 +12,7 @@ use crate::runtime::control;
 use crate::runtime::control::ControlRx;
 use crate::runtime::lifecycle::{Exit, Hosting};
 use crate::runtime::shutdown::Shutdown;
-use crate::runtime::sink::SinkRuntime;
+use crate::runtime::sink::{SinkGroup, SinkRuntime};
 use crate::runtime::source::SourceRuntime;
 use crate::runtime::status::Status;
 use std::path::PathBuf;
@@ -57,9 +57,15 @@ pub fn launch(
         Pipeline::Sink(sink) => {
             let factory = host.factory::<Sink>(&config, &loaded, &settings)?;
             let (tx, rx) = control::channel();
-            let instance = SinkInstance::new(factory);
-            let runtime = SinkRuntime::new(&config, sink.clone(), instance, hosted.with(rx))?;
-            (tokio::spawn(runtime.run(shutdown)), Steering::Sink(tx))
+            let task = if sink.concurrency > 1 {
+                let group = SinkGroup::new(&config, sink.clone(), factory, hosted.with(rx))?;
+                tokio::spawn(group.run(shutdown))
+            } else {
+                let instance = SinkInstance::new(factory);
+                let runtime = SinkRuntime::new(&config, sink.clone(), instance, hosted.with(rx))?;
+                tokio::spawn(runtime.run(shutdown))
+            };
+            (task, Steering::Sink(tx))
         }
         Pipeline::Source(source) => {
             let factory = host.factory::<Source>(&config, &loaded, &settings)?;

@@ -98,7 +98,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let processed = metric_sum(&metrics, "danube_connector_messages_processed_total", &[]);
     host.sigterm();
     let status = host.wait_exit(Duration::from_secs(20)).await;
-    println!("6. host acknowledged {processed} messages and stopped on SIGTERM ({status:?})");
+    let stopped = match status {
+        Some(s) if s.success() => "exit 0".to_string(),
+        Some(s) => s.to_string(),
+        None => "still running after 20 s".to_string(),
+    };
+    println!("6. host acknowledged {processed} messages and stopped on SIGTERM ({stopped})");
     if arrived.is_none() {
         return Err(format!(
             "only {} of {ORDERS} orders arrived:\n{}",

@@ -6,8 +6,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -63,9 +64,16 @@ impl Reply {
 
 type Script = dyn Fn(usize, &[u8]) -> Reply + Send + Sync;
 
+/// How long to hold the answer to request number `n`.
+type Delay = dyn Fn(usize) -> Duration + Send + Sync;
+
 struct Inner {
     received: Mutex<Vec<Received>>,
     script: Box<Script>,
+    delay: Option<Box<Delay>>,
+    /// Requests being answered now, and the most at once.
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -76,10 +84,16 @@ pub struct Receiver {
 }
 
 /// A receiver's state, a bound loopback listener and the app recording into that state.
-async fn serving(script: Box<Script>) -> (Arc<Inner>, tokio::net::TcpListener, SocketAddr, Router) {
+async fn serving(
+    script: Box<Script>,
+    delay: Option<Box<Delay>>,
+) -> (Arc<Inner>, tokio::net::TcpListener, SocketAddr, Router) {
     let inner = Arc::new(Inner {
         received: Mutex::new(Vec::new()),
         script,
+        delay,
+        in_flight: AtomicUsize::new(0),
+        most_in_flight: AtomicUsize::new(0),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -97,7 +111,23 @@ impl Receiver {
 
     /// `script(request_number, body)` decides each answer (request numbers start at 0).
     pub async fn scripted(script: impl Fn(usize, &[u8]) -> Reply + Send + Sync + 'static) -> Self {
-        let (inner, listener, addr, app) = serving(Box::new(script)).await;
+        Self::serve(Box::new(script), None).await
+    }
+
+    /// Answers 200 to everything, each after a delay of up to `max` that varies from
+    /// request to request: an endpoint of uneven speed.
+    pub async fn delaying(max: Duration) -> Self {
+        let spread = max.as_micros().max(1) as u64;
+        let delay = move |n: usize| {
+            // A fixed scramble of the request number: uneven, and the same in every run.
+            let scrambled = (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
+            Duration::from_micros(scrambled % spread)
+        };
+        Self::serve(Box::new(|_, _| Reply::ok()), Some(Box::new(delay))).await
+    }
+
+    async fn serve(script: Box<Script>, delay: Option<Box<Delay>>) -> Self {
+        let (inner, listener, addr, app) = serving(script, delay).await;
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -133,7 +163,7 @@ impl Receiver {
         let config = super::certificates::server_config(cert, key, &[b"http/1.1"])
             .expect("receiver certificate");
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let (inner, listener, addr, app) = serving(Box::new(|_, _| Reply::ok())).await;
+        let (inner, listener, addr, app) = serving(Box::new(|_, _| Reply::ok()), None).await;
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let (acceptor, app) = (acceptor.clone(), app.clone());
@@ -167,6 +197,11 @@ impl Receiver {
             .unwrap_or_default()
     }
 
+    /// The most requests this receiver was answering at once.
+    pub fn most_in_flight(&self) -> usize {
+        self.inner.most_in_flight.load(Ordering::SeqCst)
+    }
+
     /// Bodies of requests answered with 2xx.
     pub fn accepted(&self) -> Vec<Received> {
         self.requests()
@@ -183,32 +218,40 @@ async fn record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut received = match inner.received.lock() {
-        Ok(r) => r,
-        Err(p) => p.into_inner(),
+    let (n, reply) = {
+        let mut received = match inner.received.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        let n = received.len();
+        let reply = (inner.script)(n, &body);
+        received.push(Received {
+            at: Instant::now(),
+            method: method.to_string(),
+            path: uri
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body: body.to_vec(),
+            status: reply.status,
+        });
+        (n, reply)
     };
-    let n = received.len();
-    let reply = (inner.script)(n, &body);
-    received.push(Received {
-        at: Instant::now(),
-        method: method.to_string(),
-        path: uri
-            .path_and_query()
-            .map(|p| p.to_string())
-            .unwrap_or_default(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-        status: reply.status,
-    });
-    drop(received);
+    if let Some(delay) = &inner.delay {
+        let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        inner.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(delay(n)).await;
+        inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, reply.body).into_response();
     for (k, v) in reply.headers {

@@ -3,6 +3,7 @@
 //! Danube or the buffer may forget it.
 
 use super::buffer::{BufferError, BufferedInbound};
+use super::lanes::LaneLink;
 use crate::danube::{ConsumerEvent, ConsumerSet};
 use crate::observe::ConnectorMetrics;
 use danube_core::message::StreamMessage;
@@ -17,6 +18,11 @@ pub enum Inbound {
     /// Danube was acknowledged when the message became durable; a settled one leaves the
     /// buffer. Events carry buffer keys.
     Buffered(BufferedInbound),
+    /// One lane of a concurrent sink: its share of a subscription the lanes have in common.
+    Lane {
+        link: LaneLink,
+        metrics: ConnectorMetrics,
+    },
 }
 
 impl Inbound {
@@ -24,13 +30,14 @@ impl Inbound {
         match self {
             Inbound::Direct { consumers, .. } => consumers.events(),
             Inbound::Buffered(b) => b.events(),
+            Inbound::Lane { link, .. } => &mut link.events,
         }
     }
 
     /// Messages of a gathered batch arrived: counted here on the direct path (the buffer's
     /// intake counts them as it takes them from Danube).
     pub fn received(&self, batch: &[(usize, StreamMessage)]) {
-        if let Inbound::Direct { metrics, .. } = self {
+        if let Inbound::Direct { metrics, .. } | Inbound::Lane { metrics, .. } = self {
             for (_, m) in batch {
                 metrics.received(&m.msg_id.topic_name, 1);
             }
@@ -40,13 +47,15 @@ impl Inbound {
     /// Whether what was received must be delivered before shutting down: only on the direct
     /// path (the buffer keeps what it took).
     pub fn drains(&self) -> bool {
-        matches!(self, Inbound::Direct { .. })
+        !matches!(self, Inbound::Buffered(_))
     }
 
     /// Keep acks back until close, so the broker dispatches nothing more here.
     pub fn hold_acks(&self) {
-        if let Inbound::Direct { consumers, .. } = self {
-            consumers.hold_acks();
+        match self {
+            Inbound::Direct { consumers, .. } => consumers.hold_acks(),
+            Inbound::Lane { link, .. } => link.acks.hold(),
+            Inbound::Buffered(_) => {}
         }
     }
 
@@ -55,6 +64,11 @@ impl Inbound {
     pub async fn stop_intake(&mut self) -> usize {
         match self {
             Inbound::Direct { consumers, .. } => consumers.stop_intake().await,
+            Inbound::Lane { link, .. } => {
+                // The lane's events simply end once the hub closed every stream.
+                link.stop_intake();
+                1
+            }
             Inbound::Buffered(_) => 0,
         }
     }
@@ -63,6 +77,7 @@ impl Inbound {
     pub fn settle(&mut self, handle: usize, m: &StreamMessage) {
         match self {
             Inbound::Direct { consumers, .. } => consumers.ack(m),
+            Inbound::Lane { link, .. } => link.acks.ack(m),
             Inbound::Buffered(b) => b.settle(handle, m),
         }
     }
@@ -70,7 +85,7 @@ impl Inbound {
     /// After a batch: make its settlements permanent where that is not done per message.
     pub async fn finish_batch(&mut self) -> Result<(), BufferError> {
         match self {
-            Inbound::Direct { .. } => Ok(()),
+            Inbound::Direct { .. } | Inbound::Lane { .. } => Ok(()),
             Inbound::Buffered(b) => b.finish_batch().await,
         }
     }
@@ -79,6 +94,8 @@ impl Inbound {
         match self {
             Inbound::Direct { consumers, .. } => consumers.close().await,
             Inbound::Buffered(b) => b.close().await,
+            // The hub closes the subscription when the last lane is done with it.
+            Inbound::Lane { .. } => {}
         }
     }
 }

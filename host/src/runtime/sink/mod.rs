@@ -4,12 +4,15 @@
 //! reached the dead-letter topic.
 
 mod buffer;
+mod group;
 mod inbound;
+mod lanes;
 mod pump;
 mod stall;
 mod steer;
 
 pub use buffer::BufferError;
+pub use group::SinkGroup;
 
 use super::batcher::BatchPolicy;
 use super::lifecycle::{self, Lifecycle, Steer, Stop};
@@ -22,6 +25,7 @@ use crate::danube::lag::LagProbe;
 use crate::danube::{Broker, Timeouts};
 use crate::runtime::control::Control;
 use buffer::DiskBuffer;
+use lanes::LaneHub;
 use stall::StallSettings;
 use std::path::Path;
 use std::sync::Arc;
@@ -48,6 +52,16 @@ pub struct SinkRuntime {
     reconnect: Backoff,
     instance: SinkInstance,
     life: Lifecycle<Sink>,
+    /// One of the instances of a concurrent sink (`[sink] concurrency`).
+    lane: Option<LaneSeat>,
+}
+
+/// Where a lane of a concurrent sink sits: its index at the hub, and the generation of the
+/// shared subscription it last had a share of.
+struct LaneSeat {
+    index: usize,
+    hub: Arc<LaneHub>,
+    generation: Option<u64>,
 }
 
 impl Steer for SinkRuntime {
@@ -144,7 +158,18 @@ impl SinkRuntime {
             },
             instance,
             life: Lifecycle::new(config, hosting),
+            lane: None,
         })
+    }
+
+    /// This runtime is lane `index` of the concurrent sink behind `hub`.
+    fn in_lane(mut self, index: usize, hub: Arc<LaneHub>) -> Self {
+        self.lane = Some(LaneSeat {
+            index,
+            hub,
+            generation: None,
+        });
+        self
     }
 
     pub async fn run(self, shutdown: Shutdown) -> Exit {

@@ -48,7 +48,9 @@ enum Next {
 
 impl SinkRuntime {
     pub(super) async fn consume(&mut self, shutdown: &mut Shutdown) -> Stop {
-        let _stall_watch = self.stall.clone().map(|settings| {
+        // One watch per subscription: a concurrent sink's first lane keeps it.
+        let watched = self.lane.as_ref().is_none_or(|seat| seat.index == 0);
+        let _stall_watch = self.stall.clone().filter(|_| watched).map(|settings| {
             StallWatch::spawn(
                 settings,
                 self.life.name.clone(),
@@ -84,7 +86,9 @@ impl SinkRuntime {
             let stop = self.pump(&mut conn, shutdown).await;
             self.life.status.set_connected(false);
             conn.inbound.close().await;
-            self.life.metrics.inflight.set(0);
+            if self.lane.is_none() {
+                self.life.metrics.inflight.set(0);
+            }
             match stop {
                 Stop::Reconnect(e) => {
                     self.life.metrics.reconnects.inc();
@@ -99,7 +103,55 @@ impl SinkRuntime {
 
     // `&mut`: the runtime is Send but not Sync (it owns a wasm Store).
     async fn connect(&mut self) -> Result<Connection, DanubeError> {
+        let metrics = self.life.metrics.clone();
+        if let Some(seat) = &self.lane {
+            let (hub, index, previous) = (seat.hub.clone(), seat.index, seat.generation);
+            let link = hub
+                .attach(index, previous, async || {
+                    let client = connection::connect(&self.broker, self.timeouts).await?;
+                    let set = self.subscribe(&client).await?;
+                    Ok((client, set))
+                })
+                .await?;
+            if let Some(seat) = &mut self.lane {
+                seat.generation = Some(link.generation);
+            }
+            return Ok(Connection {
+                client: link.client.clone(),
+                dead_letters: self.dead_letter_router(),
+                inbound: Inbound::Lane { link, metrics },
+            });
+        }
         let client = connection::connect(&self.broker, self.timeouts).await?;
+        let consumers = self.subscribe(&client).await?;
+        let inbound = match &self.buffer {
+            Some(buffer) => Inbound::Buffered(BufferedInbound::start(
+                consumers,
+                buffer.clone(),
+                metrics,
+                &self.life.name,
+                self.policy.max_size * 2,
+            )),
+            None => Inbound::Direct { consumers, metrics },
+        };
+        Ok(Connection {
+            client,
+            inbound,
+            dead_letters: self.dead_letter_router(),
+        })
+    }
+
+    fn dead_letter_router(&self) -> DeadLetterRouter {
+        DeadLetterRouter::new(
+            &self.life.name,
+            self.dead_letter_topic.clone(),
+            self.timeouts,
+        )
+    }
+
+    /// Subscribe to every topic of the sink, with the hooks that count acks and skipped
+    /// offsets.
+    async fn subscribe(&mut self, client: &DanubeClient) -> Result<ConsumerSet, DanubeError> {
         let consumer_name = self
             .sink
             .consumer_name_for(&self.life.name, host_name().as_deref());
@@ -127,8 +179,8 @@ impl SinkRuntime {
                  seek); see `[sink.buffer]` and the broker's dispatch window"
             );
         });
-        let consumers = ConsumerSet::subscribe(
-            &client,
+        ConsumerSet::subscribe(
+            client,
             &self.broker,
             &self.sink,
             &consumer_name,
@@ -139,28 +191,7 @@ impl SinkRuntime {
                 on_skipped,
             },
         )
-        .await?;
-        let metrics = self.life.metrics.clone();
-        let inbound = match &self.buffer {
-            Some(buffer) => Inbound::Buffered(BufferedInbound::start(
-                consumers,
-                buffer.clone(),
-                metrics,
-                &self.life.name,
-                self.policy.max_size * 2,
-            )),
-            None => Inbound::Direct { consumers, metrics },
-        };
-        let dead_letters = DeadLetterRouter::new(
-            &self.life.name,
-            self.dead_letter_topic.clone(),
-            self.timeouts,
-        );
-        Ok(Connection {
-            client,
-            inbound,
-            dead_letters,
-        })
+        .await
     }
 
     /// Batches until the connection fails, the connector stops, or shutdown.
