@@ -2,8 +2,10 @@
 //! dispatching for good to a reliable subscription that fell far enough behind its producers;
 //! from the consumer's side that looks like an idle topic. The broker's own gauge
 //! `danube_subscription_lag_messages` tells the two apart: received nothing for
-//! `stall_after_ms`, holding nothing back, and the broker reports messages waiting means
-//! stalled. The connector is then reported `stalled` (admin API, `/readyz`, a gauge, the log)
+//! `stall_after_ms`, holding nothing back, and the broker reports messages waiting that did
+//! not fall since its previous look means stalled. (On a shared, key-shared or failover
+//! subscription the lag also counts what other consumers hold; while they make progress it
+//! falls, and this consumer receiving nothing is not a stall.) The connector is then reported `stalled` (admin API, `/readyz`, a gauge, the log)
 //! and one fresh connection and subscription is tried.
 
 use crate::danube::lag::LagProbe;
@@ -81,6 +83,8 @@ impl Watch {
         let mut quiet_since = Instant::now();
         let mut episode = Episode::Flowing;
         let mut probe_failed = false;
+        // The lag read at the previous look within this quiet spell.
+        let mut last_lag: Option<u64> = None;
         loop {
             tokio::time::sleep(tick).await;
             let now = Instant::now();
@@ -89,6 +93,7 @@ impl Watch {
             if moved || !self.waiting_on_the_broker() {
                 received = total;
                 quiet_since = now;
+                last_lag = None;
                 if moved && !matches!(episode, Episode::Flowing) {
                     self.resumed();
                     episode = Episode::Flowing;
@@ -115,12 +120,16 @@ impl Watch {
                     continue;
                 }
             };
-            match (lag.unwrap_or(0), &episode) {
+            let lag = lag.unwrap_or(0);
+            let falling = last_lag.is_none_or(|before| lag < before);
+            last_lag = Some(lag);
+            match (lag, &episode) {
                 (0, Episode::Flowing) => {}
                 (0, _) => {
                     self.resumed();
                     episode = Episode::Flowing;
                 }
+                (_, Episode::Flowing) if falling => {}
                 (waiting, Episode::Flowing) => {
                     self.stalled(waiting, quiet_since.elapsed());
                     self.resubscribe.notify_one();
