@@ -6,10 +6,10 @@
 CARGO      ?= cargo
 JOBS       ?= 2
 # Product connectors in guests/, test fixtures in guests/fixtures/.
-CONNECTORS := -p sink-http -p source-mqtt -p sink-clickhouse -p source-postgres -p bridge-kafka
+CONNECTORS := -p sink-http -p source-mqtt -p sink-clickhouse -p source-postgres -p bridge-kafka -p source-webhook
 FIXTURES   := -p passthrough -p chaos-sink -p counter-source
 GUESTS     := $(CONNECTORS) $(FIXTURES)
-NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-sdk -p sink-http -p counter-source -p source-mqtt -p sink-clickhouse -p source-postgres -p bridge-kafka
+NATIVE     := -p danube-connect-host -p danube-connect-tests -p danube-connect-sdk -p sink-http -p counter-source -p source-mqtt -p sink-clickhouse -p source-postgres -p bridge-kafka -p source-webhook
 WASM_DIR   := target/wasm32-wasip2/guest
 export DANUBE_CONNECT_CACHE_DIR ?= $(CURDIR)/target/component-cache
 

@@ -66,6 +66,14 @@ if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
   "$SOURCE" --danube-url "$DANUBE_SERVICE_URL" --messages "${MQTT_REAL_MESSAGES:-50000}" --producers 4
 fi
 
+echo "== Webhook source: signed HTTP requests -> source_webhook.wasm -> Danube vs a bare publisher, 256 B"
+WEBHOOK=$PWD/target/release/danube-connect-webhook-bench
+env -u DANUBE_SERVICE_URL "$WEBHOOK" --requests "${WEBHOOK_REQUESTS:-50000}" --producers 4
+if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
+  echo "== the same on the broker at $DANUBE_SERVICE_URL"
+  "$WEBHOOK" --danube-url "$DANUBE_SERVICE_URL" --requests "${WEBHOOK_REAL_REQUESTS:-30000}" --producers 4
+fi
+
 echo "== Postgres CDC: inserts -> source_postgres.wasm -> Danube vs a bare publisher, ~200 B rows"
 PG=$PWD/target/release/danube-connect-pg-bench
 env -u DANUBE_SERVICE_URL "$PG" --rows "${PG_ROWS:-100000}" --producers 4

@@ -31,7 +31,7 @@
 //! the same way with [`Source`] and [`export_source!`].
 //!
 //! Besides the traits the crate offers [`log`], [`metrics`], [`state`], an [`http`] client,
-//! an [`mqtt`] client, [`postgres`] sessions and replication streams, [`kafka`] consumers and
+//! an [`mqtt`] client, requests pushed in over HTTP ([`inbound_http`]), [`postgres`] sessions and replication streams, [`kafka`] consumers and
 //! producers and [`topics`] settings for sources; a component imports only the host interfaces it actually uses.
 //! [`FieldPath`] looks up a dotted option like `order.customer.id` in a JSON payload, and
 //! [`dlq`] names the attributes of dead-lettered messages.
@@ -42,6 +42,7 @@ pub mod dlq;
 mod error;
 mod field_path;
 pub mod http;
+pub mod inbound_http;
 pub mod kafka;
 pub mod log;
 mod message;

@@ -14,6 +14,7 @@ mod unit;
 pub mod allowed_hosts;
 pub mod grants;
 pub mod http;
+pub mod inbound_http;
 pub mod kafka;
 pub mod log;
 pub mod metrics;
@@ -38,6 +39,7 @@ registry::register_units! {
     mqtt: mqtt::Mqtt,
     postgres: postgres::Postgres,
     kafka: kafka::Kafka,
+    inbound_http: inbound_http::InboundHttp,
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! TLS client configurations for the capabilities that reach out (HTTPS endpoints, `mqtts`
-//! brokers), built once per connector from the grant's files: the certificates are the
-//! operator's, never the connector's.
+//! TLS configurations for the capabilities that reach out (HTTPS endpoints, `mqtts`
+//! brokers) and the listener of inbound HTTP, built once per connector from the grant's files:
+//! the certificates are the operator's, never the connector's.
 
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
@@ -99,6 +99,23 @@ pub fn client_config(
         }
         None => builder.with_no_client_auth(),
     };
+    Ok(Arc::new(config))
+}
+
+/// A listener's TLS: the chain and key from the grant, HTTP/2 and HTTP/1.1 offered by ALPN.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let chain = read_certs(cert)?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsError::Pem {
+        what: "a private key",
+        path: key.display().to_string(),
+        source,
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 

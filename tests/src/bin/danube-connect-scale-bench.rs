@@ -1,11 +1,13 @@
 //! Scale-out benchmark (see BENCHMARKS.md): 1, 2 and 3 host processes running `sink_http.wasm`
 //! on one shared subscription, posting to an endpoint that takes `--endpoint-ms` (2) per
-//! request; beside them, as many bare danube-client consumers on a shared subscription. Prints
-//! msgs/s per N and the scaling efficiency rate(N) / (N × rate(1)).
+//! request; beside them, as many bare danube-client consumers on a shared subscription, and one
+//! host running N instances of the sink (`[sink] concurrency = N`). Prints msgs/s per N and the
+//! scaling efficiency rate(N) / (N × rate(1)).
 //!
 //! `danube-connect-scale-bench [--messages N] [--hosts 3] [--endpoint-ms 2] [--batch-size B]
-//! [--max-unacked W] [--max-ahead A] [--danube-url URL]`: without a URL the in-memory test broker runs with a
-//! window of W (1000) un-acked messages per subscription.
+//! [--max-unacked W] [--max-ahead A] [--body json_array|per_message] [--danube-url URL]`: without
+//! a URL the in-memory test broker runs with a window of W (1000) un-acked messages per
+//! subscription; `--body per_message` makes the sink post one request per message.
 
 use axum::Router;
 use danube_client::{DanubeClient, SubType};
@@ -144,8 +146,15 @@ async fn bare(client: &DanubeClient, hosts: usize, n: u64) -> Result<f64, BoxErr
     Ok(n as f64 / elapsed.as_secs_f64())
 }
 
-/// `hosts` host processes running the HTTP sink on one shared subscription.
-async fn hosted(client: &DanubeClient, url: &str, hosts: usize, n: u64) -> Result<f64, BoxError> {
+/// `hosts` host processes running the HTTP sink on one shared subscription, each with
+/// `concurrency` instances of it.
+async fn hosted(
+    client: &DanubeClient,
+    url: &str,
+    hosts: usize,
+    concurrency: usize,
+    n: u64,
+) -> Result<f64, BoxError> {
     let topic = fresh_topic(client, "scale-host").await?;
     let (endpoint, arrived) = slow_endpoint(Duration::from_millis(num("--endpoint-ms", 2))).await?;
     let mut running = Vec::new();
@@ -153,8 +162,9 @@ async fn hosted(client: &DanubeClient, url: &str, hosts: usize, n: u64) -> Resul
         let extra = format!(
             "[runtime]\nbatch_size = {batch}\nbatch_timeout_ms = 20\n\n\
              [capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n\
-             [config]\nurl = \"{endpoint}\"\n",
+             [config]\nurl = \"{endpoint}\"\nbody = \"{body}\"\n",
             batch = num("--batch-size", 500),
+            body = arg("--body").unwrap_or_else(|| "json_array".into()),
         );
         let mut spec = HostSpec::sink(
             &format!("scale-{i}"),
@@ -163,7 +173,9 @@ async fn hosted(client: &DanubeClient, url: &str, hosts: usize, n: u64) -> Resul
             &extra,
         );
         spec.subscription = "scale".into();
-        spec.sink_keys = format!("subscription_type = \"shared\"\nconsumer_name = \"host-{i}\"\n");
+        spec.sink_keys = format!(
+            "subscription_type = \"shared\"\nconsumer_name = \"host-{i}\"\nconcurrency = {concurrency}\n"
+        );
         let mut host = HostProcess::start(spec, url);
         if !host.wait_ready(Duration::from_secs(60)).await {
             return Err(format!("host {i} not ready:\n{}", host.log()).into());
@@ -205,24 +217,34 @@ async fn main() -> Result<(), BoxError> {
     };
     let client = DanubeClient::builder().service_url(&url).build().await?;
     println!(
-        "{label}; {n} messages of 256 B per run; batches of up to {}; endpoint answers after {} ms",
+        "{label}; {n} messages of 256 B per run; batches of up to {} ({}); endpoint answers after {} ms",
         num("--batch-size", 500),
+        arg("--body").unwrap_or_else(|| "json_array".into()),
         num("--endpoint-ms", 2)
     );
-    println!("| N | bare consumers | efficiency | hosts + sink_http.wasm | efficiency |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| N | bare consumers | efficiency | N hosts + sink_http.wasm | efficiency | 1 host, concurrency = N | efficiency |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     let (mut bare_1, mut host_1) = (0.0, 0.0);
     for hosts in 1..=max_hosts {
         let b = bare(&client, hosts, n).await?;
-        let h = hosted(&client, &url, hosts, n).await?;
+        let h = hosted(&client, &url, hosts, 1, n).await?;
         if hosts == 1 {
             (bare_1, host_1) = (b, h);
         }
+        // With N = 1 both host columns are the same configuration: one run serves both.
+        let c = if hosts == 1 {
+            h
+        } else {
+            hosted(&client, &url, 1, hosts, n).await?
+        };
         let eff = |rate: f64, one: f64| rate / (hosts as f64 * one);
         println!(
-            "| {hosts} | {b:.0} msgs/s | {:.2} | {h:.0} msgs/s | {:.2} |",
+            "| {hosts} | {b:.0} msgs/s | {:.2} | {h:.0} msgs/s | {:.2} | {c:.0} msgs/s | {:.2} |",
             eff(b, bare_1),
-            eff(h, host_1)
+            eff(h, host_1),
+            eff(c, host_1)
         );
     }
     Ok(())

@@ -103,7 +103,8 @@ pub struct HostProcess {
     danube_url: String,
 }
 
-pub(super) fn free_port() -> u16 {
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
