@@ -301,6 +301,7 @@ async fn mutual_tls_with_files_from_the_grant() {
         client_cert_file: client.then(|| tls.client_cert.clone()),
         client_key_file: client.then(|| tls.client_key.clone()),
         max_buffered: 100,
+        server: None,
     };
     let access =
         |g: MqttGrant| MqttAccess::new("tls".into(), &g, |p| p.to_path_buf()).expect("grant");

@@ -33,15 +33,47 @@ fn host_port(url: &str) -> (String, u16) {
     (host.to_string(), port.parse().expect("port"))
 }
 
+/// How a device connects, beyond its URL and client id.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceOptions {
+    pub v5: bool,
+    /// Keep the session: unacknowledged messages are sent again after a reconnect.
+    pub persistent: bool,
+    pub login: Option<(String, String)>,
+    /// Publishes the client queues before its event loop takes them. rumqttc moves what is
+    /// queued at a disconnect in front of its retransmissions, and past a second packet-id
+    /// collision it then drops a message; a device that must survive its server going away
+    /// queues nothing (0), as rumqttc advises.
+    pub queue: usize,
+}
+
 impl Device {
     pub async fn connect(url: &str, client_id: &str, v5: bool) -> Self {
+        Self::connect_with(
+            url,
+            client_id,
+            DeviceOptions {
+                v5,
+                queue: 1000,
+                ..DeviceOptions::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn connect_with(url: &str, client_id: &str, options: DeviceOptions) -> Self {
         let (host, port) = host_port(url);
+        let v5 = options.v5;
         let confirmed = Arc::new(AtomicU64::new(0));
         let counter = confirmed.clone();
         let (client, task) = if v5 {
             let mut o = rumqttc::v5::MqttOptions::new(client_id, host, port);
-            o.set_keep_alive(Duration::from_secs(30));
-            let (client, mut events) = rumqttc::v5::AsyncClient::new(o, 1000);
+            o.set_keep_alive(Duration::from_secs(30))
+                .set_clean_start(!options.persistent);
+            if let Some((user, password)) = &options.login {
+                o.set_credentials(user, password);
+            }
+            let (client, mut events) = rumqttc::v5::AsyncClient::new(o, options.queue);
             let task = tokio::spawn(async move {
                 use rumqttc::v5::mqttbytes::v5::Packet;
                 loop {
@@ -59,8 +91,13 @@ impl Device {
             (Client::V5(client), task)
         } else {
             let mut o = rumqttc::MqttOptions::new(client_id, host, port);
-            o.set_keep_alive(Duration::from_secs(30)).set_inflight(200);
-            let (client, mut events) = rumqttc::AsyncClient::new(o, 1000);
+            o.set_keep_alive(Duration::from_secs(30))
+                .set_inflight(200)
+                .set_clean_session(!options.persistent);
+            if let Some((user, password)) = &options.login {
+                o.set_credentials(user, password);
+            }
+            let (client, mut events) = rumqttc::AsyncClient::new(o, options.queue);
             let task = tokio::spawn(async move {
                 use rumqttc::Packet;
                 loop {

@@ -1,6 +1,7 @@
 //! The WIT side of `danube:connect/mqtt`: `client` resources are sessions kept by rep.
 
 use super::options::{ConnectSpec, Protocol};
+use super::server::ServerSession;
 use super::session::{Delivery, Session};
 use super::{MqttAccess, MqttError};
 use bindings::danube::connect::mqtt as wit;
@@ -26,8 +27,37 @@ pub struct MqttCapability {
     connector: Arc<str>,
     /// `None`: not granted (the import check normally stops such a component at load).
     access: Option<Arc<MqttAccess>>,
-    sessions: HashMap<u32, Session>,
+    sessions: HashMap<u32, Attached>,
     next: u32,
+}
+
+/// What a `client` resource is attached to: a broker, or the embedded server.
+enum Attached {
+    Broker(Session),
+    Server(ServerSession),
+}
+
+impl Attached {
+    async fn subscribe(&mut self, filters: Vec<(String, u8)>) -> Result<Vec<u8>, MqttError> {
+        match self {
+            Attached::Broker(s) => s.subscribe(filters).await,
+            Attached::Server(s) => s.subscribe(filters).await,
+        }
+    }
+
+    async fn receive(&mut self, max: usize, timeout: Duration) -> Result<Vec<Delivery>, MqttError> {
+        match self {
+            Attached::Broker(s) => s.receive(max, timeout).await,
+            Attached::Server(s) => s.receive(max, timeout).await,
+        }
+    }
+
+    async fn ack(&mut self, ids: &[u64]) -> Result<(), MqttError> {
+        match self {
+            Attached::Broker(s) => s.ack(ids).await,
+            Attached::Server(s) => s.ack(ids).await,
+        }
+    }
 }
 
 impl MqttCapability {
@@ -40,7 +70,7 @@ impl MqttCapability {
         }
     }
 
-    fn session(&mut self, client: &Resource<MqttClient>) -> Result<&mut Session, wit::MqttError> {
+    fn session(&mut self, client: &Resource<MqttClient>) -> Result<&mut Attached, wit::MqttError> {
         self.sessions
             .get_mut(&client.rep())
             .ok_or_else(|| wit::MqttError::Invalid("this MQTT client was closed".into()))
@@ -102,6 +132,13 @@ impl wit::HostClient for MqttCapability {
                 self.connector
             )));
         };
+        if let Some(server) = access.server() {
+            // Server mode: the devices come to the host; the connector's URL is not used.
+            self.next = self.next.wrapping_add(1);
+            self.sessions
+                .insert(self.next, Attached::Server(server.session()));
+            return Ok(Resource::new_own(self.next));
+        }
         let spec = ConnectSpec {
             url: options.url,
             client_id: options.client_id,
@@ -119,7 +156,7 @@ impl wit::HostClient for MqttCapability {
         };
         let session = Session::connect(&access, spec).await?;
         self.next = self.next.wrapping_add(1);
-        self.sessions.insert(self.next, session);
+        self.sessions.insert(self.next, Attached::Broker(session));
         Ok(Resource::new_own(self.next))
     }
 

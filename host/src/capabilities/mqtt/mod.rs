@@ -9,12 +9,13 @@ mod driver;
 mod grant;
 mod host;
 mod options;
+mod server;
 mod session;
 mod v311;
 mod v5;
 
 pub use super::tls::TlsError;
-pub use grant::MqttGrant;
+pub use grant::{MqttGrant, ServerGrant};
 pub use host::{MqttCapability, MqttClient};
 pub use options::{ConnectSpec, Protocol};
 pub use session::{Delivery, Session};
@@ -88,6 +89,8 @@ pub struct MqttAccess {
     allow: AllowList,
     tls: Option<Arc<rustls::ClientConfig>>,
     max_buffered: usize,
+    /// Server mode: the embedded server that answers every `connect`.
+    server: Option<Arc<server::Server>>,
 }
 
 impl MqttAccess {
@@ -114,11 +117,21 @@ impl MqttAccess {
         } else {
             None
         };
+        let server = match &grant.server {
+            Some(s) => Some(Arc::new(server::Server::new(
+                connector.clone(),
+                s,
+                grant.max_buffered,
+                &resolve,
+            )?)),
+            None => None,
+        };
         Ok(Self {
             connector,
             allow,
             tls,
             max_buffered: grant.max_buffered,
+            server,
         })
     }
 
@@ -129,6 +142,7 @@ impl MqttAccess {
             allow: AllowList::parse_for(&["mqtt://*:*".into()], MQTT_SCHEMES).unwrap_or_default(),
             tls: None,
             max_buffered: 10_000,
+            server: None,
         }
     }
 
@@ -138,6 +152,11 @@ impl MqttAccess {
             max_buffered,
             ..self
         }
+    }
+
+    /// The embedded server, in server mode.
+    fn server(&self) -> Option<&Arc<server::Server>> {
+        self.server.as_ref()
     }
 
     fn allows(&self, broker: &Broker) -> bool {

@@ -1,0 +1,251 @@
+//! The MQTT source with the host's embedded server (`[capabilities.mqtt.server]`): devices
+//! publish straight to the host, no Mosquitto, and `source_mqtt.wasm` runs unchanged. A QoS 1
+//! message is acknowledged to its device only after Danube persisted it, so killing the host
+//! loses nothing: the devices reconnect and send again what was not acknowledged.
+
+use danube_client::Consumer;
+use danube_connect_tests::harness::danube::drain;
+use danube_connect_tests::harness::host_process::free_port;
+use danube_connect_tests::harness::mqtt_client::{Device, DeviceOptions, QoS};
+use danube_connect_tests::harness::{Danube, HostProcess, HostSpec, paths, unique_topic};
+use danube_core::message::StreamMessage;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// A gateway whose devices connect to it on `port`, as user `device` / `s3cret`; `k/<key>/…`
+/// maps to `base`, keyed by `<key>`. The connector's `url` is not used in server mode.
+fn gateway(name: &str, port: u16, base: &str) -> HostSpec {
+    let config = format!(
+        "[capabilities.mqtt.server]\nbind = \"127.0.0.1:{port}\"\n\
+         users = [{{ username = \"device\", password = \"s3cret\" }}]\n\n\
+         [config]\nurl = \"mqtt://unused.invalid:1883\"\nclient_id = \"{name}\"\n\n\
+         [[config.mappings]]\nfilter = \"k/#\"\ntopic = \"{base}\"\nqos = 1\nkey = {{ topic_level = 2 }}\n"
+    );
+    HostSpec::source(
+        name,
+        paths::component("source_mqtt"),
+        &format!("{base}-unmapped"),
+        "producers_per_topic = 2",
+        &config,
+    )
+}
+
+fn device_options(v5: bool) -> DeviceOptions {
+    DeviceOptions {
+        v5,
+        persistent: true,
+        login: Some(("device".into(), "s3cret".into())),
+        queue: 0,
+    }
+}
+
+struct Reader {
+    consumer: Consumer,
+    rx: mpsc::Receiver<StreamMessage>,
+    _creator: danube_client::Producer,
+}
+
+async fn reader(danube: &Danube, topic: &str) -> Reader {
+    let creator = danube.producer(topic).await;
+    let (consumer, rx) = danube.subscribe(topic, "reader").await;
+    Reader {
+        consumer,
+        rx,
+        _creator: creator,
+    }
+}
+
+/// `{"d":<device>,"n":<i>}` of every record read, counted.
+async fn collect(out: &mut Reader, seen: &mut BTreeMap<(u64, u64), u32>, n: usize, wait: Duration) {
+    let deadline = tokio::time::Instant::now() + wait;
+    while seen.len() < n && tokio::time::Instant::now() < deadline {
+        for m in drain(&mut out.consumer, &mut out.rx, 500, Duration::from_secs(2)).await {
+            let v: serde_json::Value = serde_json::from_slice(&m.payload).expect("JSON payload");
+            let id = (
+                v["d"].as_u64().expect("device"),
+                v["n"].as_u64().expect("number"),
+            );
+            *seen.entry(id).or_insert(0) += 1;
+        }
+    }
+}
+
+async fn publish_all(device: &Device, d: u64, from: u64, to: u64) {
+    for i in from..to {
+        device
+            .publish(
+                &format!("k/d{d}-{}/reading", i % 4),
+                QoS::AtLeastOnce,
+                format!("{{\"d\":{d},\"n\":{i}}}"),
+            )
+            .await;
+    }
+}
+
+async fn started(spec: HostSpec, danube: &Danube) -> HostProcess {
+    let mut host = HostProcess::start(spec, danube.url());
+    assert!(
+        host.wait_ready(Duration::from_secs(30)).await,
+        "{}",
+        host.log()
+    );
+    host
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_devices_publish_straight_to_the_host() {
+    const N: u64 = 5_000;
+    let danube = Danube::start().await;
+    let base = unique_topic("mqtt-server");
+    let mut out = reader(&danube, &base).await;
+    let port = free_port();
+    let host = started(gateway("gw-server", port, &base), &danube).await;
+    let url = format!("mqtt://127.0.0.1:{port}");
+
+    let mut senders = Vec::new();
+    for d in 0..4u64 {
+        // Two speak MQTT 3.1.1, two MQTT 5.
+        let device = Device::connect_with(&url, &format!("dev-{d}"), device_options(d >= 2)).await;
+        senders.push(tokio::spawn(async move {
+            publish_all(&device, d, 0, N).await;
+            let confirmed = device.wait_confirmed(N, Duration::from_secs(180)).await;
+            (confirmed, device.confirmed())
+        }));
+    }
+    for s in senders {
+        let (all, confirmed) = s.await.expect("device");
+        assert!(all, "{confirmed} of {N} acknowledged\n{}", host.log());
+    }
+    let mut seen = BTreeMap::new();
+    collect(&mut out, &mut seen, 4 * N as usize, Duration::from_secs(60)).await;
+    assert_eq!(seen.len() as u64, 4 * N, "{}", host.log());
+    let duplicates: u32 = seen.values().map(|c| c - 1).sum();
+    assert_eq!(duplicates, 0, "no reconnect, so no copy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_stream_devices_send_again_and_nothing_is_lost() {
+    const N: u64 = 3_000;
+    let danube = Danube::start().await;
+    let base = unique_topic("mqtt-server-kill");
+    let mut out = reader(&danube, &base).await;
+    let port = free_port();
+    let mut host = started(gateway("gw-server-kill", port, &base), &danube).await;
+    let url = format!("mqtt://127.0.0.1:{port}");
+
+    let mut devices = Vec::new();
+    for d in 0..2u64 {
+        devices.push(
+            Device::connect_with(&url, &format!("kill-dev-{d}"), device_options(d == 1)).await,
+        );
+    }
+    let mut seen = BTreeMap::new();
+    for (d, device) in devices.iter().enumerate() {
+        publish_all(device, d as u64, 0, N / 3).await;
+    }
+    collect(
+        &mut out,
+        &mut seen,
+        (N / 3) as usize,
+        Duration::from_secs(30),
+    )
+    .await;
+    host.kill9().await;
+    let before = seen.len();
+    // The devices go on publishing while the host is down; they keep what is not acknowledged.
+    let publishing: Vec<_> = devices
+        .into_iter()
+        .enumerate()
+        .map(|(d, device)| {
+            tokio::spawn(async move {
+                publish_all(&device, d as u64, N / 3, N).await;
+                device
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut host = host.restart();
+    assert!(
+        host.wait_ready(Duration::from_secs(30)).await,
+        "{}",
+        host.log()
+    );
+    let mut devices = Vec::new();
+    for p in publishing {
+        devices.push(p.await.expect("device"));
+    }
+    collect(
+        &mut out,
+        &mut seen,
+        2 * N as usize,
+        Duration::from_secs(120),
+    )
+    .await;
+    let missing: BTreeSet<(u64, u64)> = (0..2u64)
+        .flat_map(|d| (0..N).map(move |i| (d, i)))
+        .filter(|k| !seen.contains_key(k))
+        .collect();
+    let confirmed: Vec<u64> = devices.iter().map(Device::confirmed).collect();
+    assert!(
+        missing.is_empty(),
+        "{} missing, first {:?}; acknowledged to the devices: {confirmed:?}\n{}",
+        missing.len(),
+        missing.iter().take(10).collect::<Vec<_>>(),
+        host.log()
+    );
+    let duplicates: u32 = seen.values().map(|c| c - 1).sum();
+    eprintln!(
+        "{} of {} arrived, {duplicates} duplicates after kill -9 at {before}",
+        seen.len(),
+        2 * N
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_with_bad_credentials_is_refused() {
+    let danube = Danube::start().await;
+    let base = unique_topic("mqtt-server-auth");
+    let mut out = reader(&danube, &base).await;
+    let port = free_port();
+    let host = started(gateway("gw-server-auth", port, &base), &danube).await;
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let intruder = Device::connect_with(
+        &url,
+        "intruder",
+        DeviceOptions {
+            v5: false,
+            persistent: false,
+            login: Some(("device".into(), "wrong".into())),
+            queue: 0,
+        },
+    )
+    .await;
+    // A refused client never takes the message off its (unbuffered) queue.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        intruder.publish("k/x/reading", QoS::AtLeastOnce, "{\"d\":9,\"n\":1}"),
+    )
+    .await;
+    let good = Device::connect_with(&url, "good", device_options(true)).await;
+    good.publish("k/y/reading", QoS::AtLeastOnce, "{\"d\":1,\"n\":1}")
+        .await;
+    assert!(
+        good.wait_confirmed(1, Duration::from_secs(30)).await,
+        "{}",
+        host.log()
+    );
+    let mut seen = BTreeMap::new();
+    collect(&mut out, &mut seen, 2, Duration::from_secs(3)).await;
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        [(1, 1)],
+        "only the good device's message"
+    );
+    assert_eq!(intruder.confirmed(), 0);
+    assert!(
+        host.log().contains("bad username or password"),
+        "{}",
+        host.log()
+    );
+}
