@@ -14,13 +14,15 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// A gateway whose devices connect to it on `port`, as user `device` / `s3cret`; `k/<key>/…`
-/// maps to `base`, keyed by `<key>`. The connector's `url` is not used in server mode.
+/// maps to `base`, keyed by `<key>`, and `j/…` to `base-json`, JSON only. The connector's
+/// `url` is not used in server mode.
 fn gateway(name: &str, port: u16, base: &str) -> HostSpec {
     let config = format!(
         "[capabilities.mqtt.server]\nbind = \"127.0.0.1:{port}\"\n\
          users = [{{ username = \"device\", password = \"s3cret\" }}]\n\n\
          [config]\nurl = \"mqtt://unused.invalid:1883\"\nclient_id = \"{name}\"\n\n\
-         [[config.mappings]]\nfilter = \"k/#\"\ntopic = \"{base}\"\nqos = 1\nkey = {{ topic_level = 2 }}\n"
+         [[config.mappings]]\nfilter = \"k/#\"\ntopic = \"{base}\"\nqos = 1\nkey = {{ topic_level = 2 }}\n\n\
+         [[config.mappings]]\nfilter = \"j/#\"\ntopic = \"{base}-json\"\nqos = 1\nvalidate_json = true\n"
     );
     HostSpec::source(
         name,
@@ -106,7 +108,12 @@ async fn four_devices_publish_straight_to_the_host() {
     let mut senders = Vec::new();
     for d in 0..4u64 {
         // Two speak MQTT 3.1.1, two MQTT 5.
-        let device = Device::connect_with(&url, &format!("dev-{d}"), device_options(d >= 2)).await;
+        // Nothing disconnects here, so the devices may queue (see `DeviceOptions::queue`).
+        let options = DeviceOptions {
+            queue: 1000,
+            ..device_options(d >= 2)
+        };
+        let device = Device::connect_with(&url, &format!("dev-{d}"), options).await;
         senders.push(tokio::spawn(async move {
             publish_all(&device, d, 0, N).await;
             let confirmed = device.wait_confirmed(N, Duration::from_secs(180)).await;
@@ -247,5 +254,45 @@ async fn a_device_with_bad_credentials_is_refused() {
         host.log().contains("bad username or password"),
         "{}",
         host.log()
+    );
+}
+
+/// An MQTT 5 device whose payload the mapping refuses (not JSON) is told so in its PUBACK
+/// (0x99, payload format invalid) after the message was dead-lettered; a 3.1.1 device, whose
+/// protocol has no such code, gets a plain PUBACK.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_payload_is_refused_with_a_reason_under_mqtt_5() {
+    let danube = Danube::start().await;
+    let base = unique_topic("mqtt-server-invalid");
+    let mut json = reader(&danube, &format!("{base}-json")).await;
+    let mut dead = reader(&danube, &format!("{base}-json-dlq")).await;
+    let port = free_port();
+    let host = started(gateway("gw-server-invalid", port, &base), &danube).await;
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let v5 = Device::connect_with(&url, "v5-device", device_options(true)).await;
+    let v311 = Device::connect_with(&url, "v311-device", device_options(false)).await;
+    v5.publish("j/a", QoS::AtLeastOnce, "not json").await;
+    v5.publish("j/b", QoS::AtLeastOnce, "{\"d\":5,\"n\":1}")
+        .await;
+    v311.publish("j/c", QoS::AtLeastOnce, "not json either")
+        .await;
+    assert!(
+        v5.wait_confirmed(2, Duration::from_secs(30)).await,
+        "{}",
+        host.log()
+    );
+    assert!(
+        v311.wait_confirmed(1, Duration::from_secs(30)).await,
+        "{}",
+        host.log()
+    );
+    assert_eq!(v5.reasons(), ["PayloadFormatInvalid"]);
+    let good = drain(&mut json.consumer, &mut json.rx, 2, Duration::from_secs(5)).await;
+    assert_eq!(good.len(), 1);
+    let bad = drain(&mut dead.consumer, &mut dead.rx, 3, Duration::from_secs(10)).await;
+    assert_eq!(
+        bad.len(),
+        2,
+        "both invalid payloads are in the dead-letter topic"
     );
 }

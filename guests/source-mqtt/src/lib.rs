@@ -10,7 +10,9 @@ mod route;
 
 use config::{RawConfig, Settings};
 use danube_connect_sdk::mqtt::{Client, Subscription};
-use danube_connect_sdk::{Config, Error, Position, Record, Source, export_source, log, topics};
+use danube_connect_sdk::{
+    Config, DEAD_LETTER_ATTRIBUTE, Error, Position, Record, Source, export_source, log, topics,
+};
 use std::collections::HashSet;
 
 pub struct MqttSource {
@@ -18,6 +20,9 @@ pub struct MqttSource {
     client: Client,
     /// Topics whose partition count was handed to the host already.
     declared: HashSet<String>,
+    /// Ack ids of messages dead-lettered as invalid: acknowledged as such on commit, which
+    /// the host's MQTT server passes on to MQTT 5 devices.
+    invalid: HashSet<u64>,
 }
 
 impl Source for MqttSource {
@@ -46,6 +51,7 @@ impl Source for MqttSource {
             settings,
             client,
             declared: HashSet::new(),
+            invalid: HashSet::new(),
         };
         for m in source.settings.mappings.clone() {
             if m.topic.is_fixed()
@@ -68,6 +74,14 @@ impl Source for MqttSource {
                 let (topic, partitions) = (topic.clone(), self.settings.mappings[m].partitions);
                 self.declare(&topic, partitions);
             }
+            if record
+                .attributes
+                .iter()
+                .any(|(name, _)| name == DEAD_LETTER_ATTRIBUTE)
+                && let Some(id) = record.position.as_ref().and_then(|p| p.value.parse().ok())
+            {
+                self.invalid.insert(id);
+            }
             records.push(record);
         }
         Ok(records)
@@ -81,7 +95,23 @@ impl Source for MqttSource {
                 Err(_) => log::warn(&format!("ignoring position \"{}\": not an ack id", p.value)),
             }
         }
-        Ok(self.client.ack(&ids)?)
+        // In the order received, a run of valid and a run of invalid ones at a time.
+        let invalid = &self.invalid;
+        let runs: Vec<(bool, &[u64])> = ids
+            .chunk_by(|a, b| invalid.contains(a) == invalid.contains(b))
+            .map(|run| (invalid.contains(&run[0]), run))
+            .collect();
+        for (bad, run) in runs {
+            if bad {
+                for id in run {
+                    self.invalid.remove(id);
+                }
+                self.client.ack_invalid(run)?;
+            } else {
+                self.client.ack(run)?;
+            }
+        }
+        Ok(())
     }
 }
 

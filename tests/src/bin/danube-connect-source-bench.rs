@@ -3,7 +3,9 @@
 //! 1. throughput: a bare danube-client publisher with K producers sends N records, then
 //!    MQTT devices publish N QoS 1 messages that `source_mqtt.wasm` moves into Danube through
 //!    K producers per topic; rates are from the first to the last record persisted;
-//! 2. latency: both paths again at a fixed rate, timed from the device (or the bare
+//! 2. the same devices publishing straight to the host's own MQTT server
+//!    (`[capabilities.mqtt.server]`), one hop less, with the same component;
+//! 3. latency: both paths again at a fixed rate, timed from the device (or the bare
 //!    producer) to a Danube consumer, p50 / p99.
 //!
 //! `--danube-url URL` uses that broker; otherwise the in-memory test broker runs in this
@@ -14,6 +16,7 @@ use danube_connect_tests::bench_args::{BoxError, danube_under_test, num};
 use danube_connect_tests::bench_source::{
     bare_latency, bare_publisher, latencies, producer, stamped, subscribe, wait_persisted,
 };
+use danube_connect_tests::harness::host_process::free_port;
 use danube_connect_tests::harness::mosquitto::{Mosquitto, MosquittoOptions};
 use danube_connect_tests::harness::mqtt_client::{Device, QoS};
 use danube_connect_tests::harness::{HostProcess, HostSpec, paths, unique_topic};
@@ -47,6 +50,13 @@ async fn main() -> Result<(), BoxError> {
         rss as f64 / (1 << 20) as f64
     );
     println!("ratio: {:.2}", source / bare);
+    let (server, rss) = through_server(&url, n, producers, payload, devices).await?;
+    println!(
+        "source_mqtt, host's MQTT server ({producers} producers): {server:.0} msgs/s, host RSS {:.1} MiB; ratio to bare {:.2}, to the broker path {:.2}",
+        rss as f64 / (1 << 20) as f64,
+        server / bare,
+        server / source
+    );
 
     let bare_lat = bare_latency(&client, latency_n, rate, payload).await?;
     let source_lat = source_latency(&url, &client, &mosquitto, latency_n, rate, payload).await?;
@@ -58,11 +68,22 @@ async fn main() -> Result<(), BoxError> {
 }
 
 fn source_spec(name: &str, topic: &str, mosquitto: &Mosquitto, producers: usize) -> HostSpec {
+    let grant = "[capabilities.mqtt]\nallowed_brokers = [\"mqtt://127.0.0.1:*\"]";
+    spec_with(name, topic, &mosquitto.url(), grant, producers)
+}
+
+/// Devices publish to the host itself on `port`.
+fn server_spec(name: &str, topic: &str, port: u16, producers: usize) -> HostSpec {
+    let grant =
+        format!("[capabilities.mqtt.server]\nbind = \"127.0.0.1:{port}\"\nreceive_maximum = 1000");
+    spec_with(name, topic, "mqtt://unused:1883", &grant, producers)
+}
+
+fn spec_with(name: &str, topic: &str, url: &str, grant: &str, producers: usize) -> HostSpec {
     let config = format!(
-        "[runtime]\nbatch_size = 1000\n\n[capabilities.mqtt]\nallowed_brokers = [\"mqtt://127.0.0.1:*\"]\n\n\
+        "[runtime]\nbatch_size = 1000\n\n{grant}\n\n\
          [config]\nurl = \"{url}\"\nclient_id = \"{name}\"\nclean_session = false\n\n\
-         [[config.mappings]]\nfilter = \"bench/+\"\ntopic = \"{topic}\"\nqos = 1\nkey = {{ topic_level = 2 }}\n",
-        url = mosquitto.url()
+         [[config.mappings]]\nfilter = \"bench/+\"\ntopic = \"{topic}\"\nqos = 1\nkey = {{ topic_level = 2 }}\n"
     );
     HostSpec::source(
         name,
@@ -82,13 +103,47 @@ async fn through_source(
     devices: usize,
 ) -> Result<(f64, u64), BoxError> {
     let topic = unique_topic("bench-mqtt");
-    let mut host = HostProcess::start(source_spec("bench-mqtt", &topic, mosquitto, producers), url);
+    let spec = source_spec("bench-mqtt", &topic, mosquitto, producers);
+    through_host(spec, url, &mosquitto.url(), n, size, devices).await
+}
+
+async fn through_server(
+    url: &str,
+    n: u64,
+    producers: usize,
+    size: usize,
+    devices: usize,
+) -> Result<(f64, u64), BoxError> {
+    let topic = unique_topic("bench-mqtt-server");
+    let port = free_port();
+    let spec = server_spec("bench-mqtt-server", &topic, port, producers);
+    through_host(
+        spec,
+        url,
+        &format!("mqtt://127.0.0.1:{port}"),
+        n,
+        size,
+        devices,
+    )
+    .await
+}
+
+/// Runs the host of `spec`; `devices` publish `n` QoS 1 messages to `mqtt_url`.
+async fn through_host(
+    spec: HostSpec,
+    url: &str,
+    mqtt_url: &str,
+    n: u64,
+    size: usize,
+    devices: usize,
+) -> Result<(f64, u64), BoxError> {
+    let mut host = HostProcess::start(spec, url);
     if !host.wait_ready(Duration::from_secs(60)).await {
         return Err(format!("host not ready:\n{}", host.log()).into());
     }
     let mut senders = Vec::new();
     for d in 0..devices {
-        let device = Device::connect(&mosquitto.url(), &format!("bench-device-{d}"), false).await;
+        let device = Device::connect(mqtt_url, &format!("bench-device-{d}"), false).await;
         let share = n / devices as u64 + u64::from((d as u64) < n % devices as u64);
         senders.push(tokio::spawn(async move {
             // Several keys per device, so the host spreads them over its producers.

@@ -16,6 +16,8 @@ enum Client {
 pub struct Device {
     client: Client,
     confirmed: Arc<AtomicU64>,
+    /// MQTT 5 reason codes of acknowledgements that were not a plain success.
+    reasons: Arc<std::sync::Mutex<Vec<String>>>,
     task: JoinHandle<()>,
 }
 
@@ -66,6 +68,8 @@ impl Device {
         let v5 = options.v5;
         let confirmed = Arc::new(AtomicU64::new(0));
         let counter = confirmed.clone();
+        let reasons = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let heard = reasons.clone();
         let (client, task) = if v5 {
             let mut o = rumqttc::v5::MqttOptions::new(client_id, host, port);
             o.set_keep_alive(Duration::from_secs(30))
@@ -75,12 +79,28 @@ impl Device {
             }
             let (client, mut events) = rumqttc::v5::AsyncClient::new(o, options.queue);
             let task = tokio::spawn(async move {
-                use rumqttc::v5::mqttbytes::v5::Packet;
+                use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, PubRecReason};
+                let note = |reason: String| {
+                    if let Ok(mut r) = heard.lock() {
+                        r.push(reason);
+                    }
+                };
                 loop {
                     match events.poll().await {
-                        Ok(rumqttc::v5::Event::Incoming(
-                            Packet::PubAck(_) | Packet::PubComp(_),
-                        )) => {
+                        Ok(rumqttc::v5::Event::Incoming(Packet::PubAck(ack))) => {
+                            if ack.reason != PubAckReason::Success {
+                                note(format!("{:?}", ack.reason));
+                            }
+                            counter.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(rumqttc::v5::Event::Incoming(Packet::PubRec(rec)))
+                            if rec.reason != PubRecReason::Success =>
+                        {
+                            // A failed PUBREC ends the exchange: no PUBCOMP follows.
+                            note(format!("{:?}", rec.reason));
+                            counter.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(rumqttc::v5::Event::Incoming(Packet::PubComp(_))) => {
                             counter.fetch_add(1, Ordering::SeqCst);
                         }
                         Ok(_) => {}
@@ -115,6 +135,7 @@ impl Device {
         Self {
             client,
             confirmed,
+            reasons,
             task,
         }
     }
@@ -156,6 +177,12 @@ impl Device {
                     .expect("publish")
             }
         }
+    }
+
+    /// MQTT 5: the reason codes of acknowledgements that were not a plain success, e.g.
+    /// `PayloadFormatInvalid`.
+    pub fn reasons(&self) -> Vec<String> {
+        self.reasons.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
     /// QoS 1/2 messages the broker confirmed so far.

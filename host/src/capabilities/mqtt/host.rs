@@ -31,6 +31,9 @@ pub struct MqttCapability {
     next: u32,
 }
 
+/// MQTT 5 reason code for a payload the receiver refuses.
+const PAYLOAD_FORMAT_INVALID: u8 = 0x99;
+
 /// What a `client` resource is attached to: a broker, or the embedded server.
 enum Attached {
     Broker(Session),
@@ -55,7 +58,15 @@ impl Attached {
     async fn ack(&mut self, ids: &[u64]) -> Result<(), MqttError> {
         match self {
             Attached::Broker(s) => s.ack(ids).await,
-            Attached::Server(s) => s.ack(ids).await,
+            Attached::Server(s) => s.ack(ids, 0).await,
+        }
+    }
+
+    async fn ack_invalid(&mut self, ids: &[u64]) -> Result<(), MqttError> {
+        match self {
+            // A broker has no way to hear it; the message is safe in the dead-letter topic.
+            Attached::Broker(s) => s.ack(ids).await,
+            Attached::Server(s) => s.ack(ids, PAYLOAD_FORMAT_INVALID).await,
         }
     }
 }
@@ -192,6 +203,14 @@ impl wit::HostClient for MqttCapability {
         ack_ids: Vec<u64>,
     ) -> Result<(), wit::MqttError> {
         Ok(self.session(&client)?.ack(&ack_ids).await?)
+    }
+
+    async fn ack_invalid(
+        &mut self,
+        client: Resource<MqttClient>,
+        ack_ids: Vec<u64>,
+    ) -> Result<(), wit::MqttError> {
+        Ok(self.session(&client)?.ack_invalid(&ack_ids).await?)
     }
 
     async fn drop(&mut self, client: Resource<MqttClient>) -> wasmtime::Result<()> {

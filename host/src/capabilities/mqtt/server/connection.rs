@@ -141,7 +141,18 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Connection<R, W> {
                     Ok(_) => {}
                     Err(e) => return Err(e.to_string()),
                 },
-                Some(command) = commands.recv() => self.command(command).await?,
+                Some(command) = commands.recv() => {
+                    // Acks come in bursts (a committed batch): one write for all that wait.
+                    let mut next = Some(command);
+                    while let Some(command) = next {
+                        if let Err(why) = self.command(command) {
+                            let _ = self.flush().await;
+                            return Err(why);
+                        }
+                        next = commands.try_recv().ok();
+                    }
+                    self.flush().await?;
+                }
                 () = expired => {
                     let _ = self.send(Outgoing::Disconnect(0x8D)).await;
                     return Err(format!("nothing received within 1.5 × keep-alive ({keep_alive} s)"));
@@ -318,19 +329,21 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Connection<R, W> {
             .map_err(|_| "the connector is gone".to_string())
     }
 
-    async fn command(&mut self, command: Command) -> Result<(), String> {
+    /// Queues what a command says to write; [`flush`](Self::flush) sends it.
+    fn command(&mut self, command: Command) -> Result<(), String> {
         match command {
             Command::Send(out) => {
-                if let Outgoing::Ack { qos, pkid, .. } = out {
+                if let Outgoing::Ack { qos, pkid, reason } = out {
                     self.in_flight.remove(&pkid);
-                    if qos == 2 {
+                    // A failure reason in PUBREC ends the exchange: no PUBREL follows.
+                    if qos == 2 && reason < 0x80 {
                         self.awaiting_release.insert(pkid);
                     }
                 }
-                self.send(out).await
+                wire::write(self.version, out, &mut self.out)
             }
             Command::Close => {
-                let _ = self.send(Outgoing::Disconnect(0x8B)).await;
+                let _ = wire::write(self.version, Outgoing::Disconnect(0x8B), &mut self.out);
                 Err(
                     "the connector restarted; the device sends its unacknowledged messages again"
                         .into(),
@@ -339,16 +352,19 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Connection<R, W> {
         }
     }
 
+    /// Writes `out` now, after anything queued.
     async fn send(&mut self, out: Outgoing) -> Result<(), String> {
-        self.out.clear();
         wire::write(self.version, out, &mut self.out)?;
+        self.flush().await
+    }
+
+    async fn flush(&mut self) -> Result<(), String> {
         if self.out.is_empty() {
             return Ok(());
         }
-        self.writer
-            .write_all(&self.out)
-            .await
-            .map_err(|e| e.to_string())?;
+        let written = self.writer.write_all(&self.out).await;
+        self.out.clear();
+        written.map_err(|e| e.to_string())?;
         self.writer.flush().await.map_err(|e| e.to_string())
     }
 }

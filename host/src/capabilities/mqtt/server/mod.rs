@@ -270,10 +270,11 @@ impl ServerSession {
         Ok(out)
     }
 
-    /// Releases each device's PUBACK / PUBREC; ids of closed connections are skipped.
-    pub async fn ack(&mut self, ids: &[u64]) -> Result<(), MqttError> {
+    /// Releases each device's PUBACK / PUBREC, with MQTT 5 `reason` (0: success); ids of
+    /// closed connections are skipped.
+    pub async fn ack(&mut self, ids: &[u64], reason: u8) -> Result<(), MqttError> {
         for &id in ids {
-            if id != 0 && !self.server.core.registry.ack(id) {
+            if id != 0 && !self.server.core.registry.ack(id, reason) {
                 tracing::debug!(id, "ack skipped: the device's connection closed since");
             }
         }

@@ -56,8 +56,9 @@ impl Registry {
         id
     }
 
-    /// Acknowledge `id` to its device; false when it names nothing any more.
-    pub fn ack(&self, id: u64) -> bool {
+    /// Acknowledge `id` to its device with MQTT 5 `reason` (0: success); false when it names
+    /// nothing any more.
+    pub fn ack(&self, id: u64, reason: u8) -> bool {
         let Some(w) = self.waiting().remove(&id) else {
             return false;
         };
@@ -66,7 +67,7 @@ impl Registry {
             .send(Command::Send(Outgoing::Ack {
                 qos: w.qos,
                 pkid: w.pkid,
-                reason: 0,
+                reason,
             }))
             .is_ok()
     }
@@ -97,8 +98,8 @@ mod tests {
         let a = registry.issue(&link, 1, 10);
         let b = registry.issue(&link, 2, 11);
         let _c = registry.issue(&link, 1, 12);
-        assert!(registry.ack(a));
-        assert!(!registry.ack(a));
+        assert!(registry.ack(a, 0));
+        assert!(!registry.ack(a, 0));
         assert!(matches!(
             rx.try_recv(),
             Ok(Command::Send(Outgoing::Ack {
@@ -107,7 +108,7 @@ mod tests {
                 ..
             }))
         ));
-        assert!(registry.ack(b));
+        assert!(registry.ack(b, 0x99));
         assert!(matches!(
             rx.try_recv(),
             Ok(Command::Send(Outgoing::Ack {

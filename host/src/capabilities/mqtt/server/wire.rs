@@ -215,7 +215,8 @@ pub enum Outgoing {
     Ack {
         qos: u8,
         pkid: u16,
-        /// MQTT 5 reason code: 0 success, 0x10 no matching subscribers.
+        /// MQTT 5 reason code: 0 success, 0x10 no matching subscribers, 0x99 payload format
+        /// invalid.
         reason: u8,
     },
     PubComp(u16),
@@ -302,19 +303,19 @@ fn v5_packet(out: Outgoing) -> Option<v5::Packet> {
             reason,
         } => {
             let mut rec = v5::PubRec::new(pkid, None);
-            rec.reason = if reason == 0x10 {
-                v5::PubRecReason::NoMatchingSubscribers
-            } else {
-                v5::PubRecReason::Success
+            rec.reason = match reason {
+                0x10 => v5::PubRecReason::NoMatchingSubscribers,
+                0x99 => v5::PubRecReason::PayloadFormatInvalid,
+                _ => v5::PubRecReason::Success,
             };
             v5::Packet::PubRec(rec)
         }
         Outgoing::Ack { pkid, reason, .. } => {
             let mut ack = v5::PubAck::new(pkid, None);
-            ack.reason = if reason == 0x10 {
-                v5::PubAckReason::NoMatchingSubscribers
-            } else {
-                v5::PubAckReason::Success
+            ack.reason = match reason {
+                0x10 => v5::PubAckReason::NoMatchingSubscribers,
+                0x99 => v5::PubAckReason::PayloadFormatInvalid,
+                _ => v5::PubAckReason::Success,
             };
             v5::Packet::PubAck(ack)
         }
