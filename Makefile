@@ -22,8 +22,8 @@ all: build
 ## ClickHouse and PostgreSQL (the MQTT source's, the ClickHouse sink's and the Postgres
 ## source's tests start their own), openssl
 ## (certificates for the TLS tests), tinyproxy (the HTTP proxy test), stunnel4 (TLS in front of
-## the Kafka tests' broker) and the wasm target.
-APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/include/openssl/ssl.h),,libssl-dev) $(if $(shell command -v pkg-config),,pkg-config) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto mosquitto-clients) $(if $(wildcard /usr/sbin/clickhouse-server),,clickhouse-server) $(if $(shell command -v openssl),,openssl) $(if $(shell command -v tinyproxy),,tinyproxy) $(if $(wildcard /usr/lib/postgresql/*/bin/postgres),,postgresql) $(if $(shell command -v stunnel4),,stunnel4)
+## the Kafka tests' broker), curl (an HTTPS client for the webhook tests) and the wasm target.
+APT_NEEDS := $(if $(shell command -v protoc),,protobuf-compiler) $(if $(wildcard /usr/include/openssl/ssl.h),,libssl-dev) $(if $(shell command -v pkg-config),,pkg-config) $(if $(wildcard /usr/sbin/mosquitto),,mosquitto) $(if $(shell command -v mosquitto_pub),,mosquitto-clients) $(if $(wildcard /usr/sbin/clickhouse-server),,clickhouse-server) $(if $(shell command -v openssl),,openssl) $(if $(shell command -v tinyproxy),,tinyproxy) $(if $(wildcard /usr/lib/postgresql/*/bin/postgres),,postgresql) $(if $(shell command -v stunnel4),,stunnel4) $(if $(shell command -v curl),,curl)
 
 deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(strip $(APT_NEEDS))"

@@ -58,7 +58,7 @@ if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
   "$BENCH" e2e --danube-url "$DANUBE_SERVICE_URL" --messages "${E2E_REAL_MESSAGES:-20000}" --producers 4 --component "$W/sink_http.wasm" --buffer
 fi
 
-echo "== MQTT source: Mosquitto -> source_mqtt.wasm -> Danube vs a bare publisher, QoS 1, 256 B"
+echo "== MQTT source: Mosquitto -> source_mqtt.wasm -> Danube, then devices -> the host's MQTT server, vs a bare publisher, QoS 1, 256 B"
 SOURCE=$PWD/target/release/danube-connect-source-bench
 env -u DANUBE_SERVICE_URL "$SOURCE" --messages "${MQTT_MESSAGES:-100000}" --producers 4
 if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
@@ -102,7 +102,7 @@ if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
   "$FLEET" density --connectors 10
 fi
 
-echo "== scale-out: 1, 2 and 3 hosts on one shared subscription, an endpoint answering in 2 ms"
+echo "== scale-out: 1, 2 and 3 hosts on one shared subscription (and one host with [sink] concurrency = N), an endpoint answering in 2 ms"
 SCALE=$PWD/target/release/danube-connect-scale-bench
 echo "-- batches of 10 (the real broker's default window): the endpoint is the limit"
 env -u DANUBE_SERVICE_URL "$SCALE" --messages "${SCALE_MESSAGES:-20000}" --batch-size 10

@@ -296,3 +296,51 @@ async fn an_invalid_payload_is_refused_with_a_reason_under_mqtt_5() {
         "both invalid payloads are in the dead-letter topic"
     );
 }
+
+/// With the grant's certificate and key the server speaks MQTT over TLS: `mosquitto_pub`
+/// trusting the CA gets its PUBACK (it exits 0 only then) and the record is in Danube.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_over_tls_with_the_grants_certificate() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let certs = danube_connect_tests::harness::certificates::make(dir.path());
+    let danube = Danube::start().await;
+    let base = unique_topic("mqtt-server-tls");
+    let mut out = reader(&danube, &base).await;
+    let port = free_port();
+    let mut spec = gateway("gw-server-tls", port, &base);
+    spec.extra = spec.extra.replace(
+        "[capabilities.mqtt.server]\n",
+        &format!(
+            "[capabilities.mqtt.server]\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n",
+            certs.server_cert.display(),
+            certs.server_key.display()
+        ),
+    );
+    let host = started(spec, &danube).await;
+    let published = std::process::Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-V",
+            "mqttv5",
+        ])
+        .args(["-u", "device", "-P", "s3cret", "-i", "tls-device"])
+        .arg("--cafile")
+        .arg(&certs.ca)
+        .args(["-t", "k/tls/reading", "-m", "{\"d\":7,\"n\":7}"])
+        .output()
+        .expect("mosquitto_pub (Debian package mosquitto-clients)");
+    assert!(
+        published.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&published.stderr),
+        host.log()
+    );
+    let mut seen = BTreeMap::new();
+    collect(&mut out, &mut seen, 1, Duration::from_secs(10)).await;
+    assert_eq!(seen.keys().copied().collect::<Vec<_>>(), [(7, 7)]);
+}

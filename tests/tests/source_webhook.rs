@@ -376,3 +376,71 @@ fn the_example_validates_and_a_route_without_its_secret_is_named() {
     assert!(!out.status.success(), "{said}");
     assert!(said.contains("routes[1].secret"), "{said}");
 }
+
+/// With the grant's certificate and key the listener speaks HTTPS: a client trusting the CA
+/// (curl here) gets its 200 after the record is persisted, and plain HTTP gets nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_the_grants_certificate() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let certs = danube_connect_tests::harness::certificates::make(dir.path());
+    let danube = Danube::start().await;
+    let topic = unique_topic("webhook-tls");
+    let mut out = reader(&danube, &format!("{topic}-batch")).await;
+    let port = free_port();
+    let grant = format!(
+        "tls_cert_file = \"{}\"\ntls_key_file = \"{}\"",
+        certs.server_cert.display(),
+        certs.server_key.display()
+    );
+    let host = started(webhook_host("hooks-tls", port, &topic, &grant), &danube).await;
+    let curl = |scheme: &str| {
+        std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/stderr",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "20",
+            ])
+            .arg("--cacert")
+            .arg(&certs.ca)
+            .args([
+                "-H",
+                "authorization: Bearer t0ken",
+                "--data-binary",
+                "[{\"tls\":true}]",
+            ])
+            .arg(format!("{scheme}://127.0.0.1:{port}/hooks/batch"))
+            .output()
+            .expect("curl (Debian package curl)")
+    };
+    // The listener starts with the connector's first poll; give it a moment.
+    let mut answer = curl("https");
+    for _ in 0..50 {
+        if String::from_utf8_lossy(&answer.stdout) == "200" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        answer = curl("https");
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&answer.stdout),
+        "200",
+        "{}\n{}",
+        String::from_utf8_lossy(&answer.stderr),
+        host.log()
+    );
+    let got = out.take(1, Duration::from_secs(10)).await;
+    assert_eq!(
+        got.first().map(|m| &m.payload[..]),
+        Some(&b"{\"tls\":true}"[..])
+    );
+    let plain = curl("http");
+    assert_ne!(
+        String::from_utf8_lossy(&plain.stdout),
+        "200",
+        "plain HTTP is refused"
+    );
+}
