@@ -37,16 +37,6 @@ fn concurrent_http_sink(name: &str, receiver: &Receiver) -> HostSpec {
     spec
 }
 
-async fn start(spec: HostSpec, danube: &Danube) -> HostProcess {
-    let mut host = HostProcess::start(spec, danube.url());
-    assert!(
-        host.wait_ready(Duration::from_secs(30)).await,
-        "{}",
-        host.log()
-    );
-    host
-}
-
 /// Publish `{"n": i}` keyed `key_of(i)`, never more than 150 ahead of what arrived: a
 /// v0.15.1 broker skips messages of a subscription that falls ~256 behind.
 async fn publish_keyed(producer: &Producer, range: std::ops::Range<u64>, receiver: &Receiver) {
@@ -109,7 +99,7 @@ async fn instances_deliver_at_once_and_each_key_keeps_its_order() {
     let receiver = Receiver::delaying(Duration::from_millis(20)).await;
     let spec = concurrent_http_sink(NAME, &receiver);
     let producer = danube.producer(&spec.topics[0]).await;
-    let mut host = start(spec, &danube).await;
+    let mut host = HostProcess::started(spec, danube.url()).await;
     assert_eq!(host.control(NAME, "pause").await.state(), "paused");
     publish_keyed(&producer, 0..BACKLOG, &receiver).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -165,7 +155,7 @@ async fn kill_9_of_a_concurrent_sink_loses_nothing() {
     let receiver = Receiver::delaying(Duration::from_millis(5)).await;
     let spec = concurrent_http_sink("conc-kill", &receiver);
     let producer = danube.producer(&spec.topics[0]).await;
-    let mut host = start(spec, &danube).await;
+    let mut host = HostProcess::started(spec, danube.url()).await;
     let paced = receiver.clone();
     let publisher = tokio::spawn(async move {
         publish_keyed(&producer, 0..N, &paced).await;
@@ -216,7 +206,7 @@ async fn an_instance_that_traps_holds_up_only_its_own_keys() {
         return;
     }
     let producer = danube.producer(&topic).await;
-    let host = start(spec, &danube).await;
+    let host = HostProcess::started(spec, danube.url()).await;
     producer
         .send_with_key(b"panic".to_vec(), None, "poison")
         .await

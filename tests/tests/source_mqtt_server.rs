@@ -3,15 +3,12 @@
 //! message is acknowledged to its device only after Danube persisted it, so killing the host
 //! loses nothing: the devices reconnect and send again what was not acknowledged.
 
-use danube_client::Consumer;
-use danube_connect_tests::harness::danube::drain;
+use danube_connect_tests::harness::danube::Reader;
 use danube_connect_tests::harness::host_process::free_port;
 use danube_connect_tests::harness::mqtt_client::{Device, DeviceOptions, QoS};
 use danube_connect_tests::harness::{Danube, HostProcess, HostSpec, paths, unique_topic};
-use danube_core::message::StreamMessage;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// A gateway whose devices connect to it on `port`, as user `device` / `s3cret`; `k/<key>/…`
 /// maps to `base`, keyed by `<key>`, and `j/…` to `base-json`, JSON only. The connector's
@@ -42,27 +39,11 @@ fn device_options(v5: bool) -> DeviceOptions {
     }
 }
 
-struct Reader {
-    consumer: Consumer,
-    rx: mpsc::Receiver<StreamMessage>,
-    _creator: danube_client::Producer,
-}
-
-async fn reader(danube: &Danube, topic: &str) -> Reader {
-    let creator = danube.producer(topic).await;
-    let (consumer, rx) = danube.subscribe(topic, "reader").await;
-    Reader {
-        consumer,
-        rx,
-        _creator: creator,
-    }
-}
-
 /// `{"d":<device>,"n":<i>}` of every record read, counted.
 async fn collect(out: &mut Reader, seen: &mut BTreeMap<(u64, u64), u32>, n: usize, wait: Duration) {
     let deadline = tokio::time::Instant::now() + wait;
     while seen.len() < n && tokio::time::Instant::now() < deadline {
-        for m in drain(&mut out.consumer, &mut out.rx, 500, Duration::from_secs(2)).await {
+        for m in out.take(500, Duration::from_secs(2)).await {
             let v: serde_json::Value = serde_json::from_slice(&m.payload).expect("JSON payload");
             let id = (
                 v["d"].as_u64().expect("device"),
@@ -85,24 +66,14 @@ async fn publish_all(device: &Device, d: u64, from: u64, to: u64) {
     }
 }
 
-async fn started(spec: HostSpec, danube: &Danube) -> HostProcess {
-    let mut host = HostProcess::start(spec, danube.url());
-    assert!(
-        host.wait_ready(Duration::from_secs(30)).await,
-        "{}",
-        host.log()
-    );
-    host
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_devices_publish_straight_to_the_host() {
     const N: u64 = 5_000;
     let danube = Danube::start().await;
     let base = unique_topic("mqtt-server");
-    let mut out = reader(&danube, &base).await;
+    let mut out = danube.reader(&base).await;
     let port = free_port();
-    let host = started(gateway("gw-server", port, &base), &danube).await;
+    let host = HostProcess::started(gateway("gw-server", port, &base), danube.url()).await;
     let url = format!("mqtt://127.0.0.1:{port}");
 
     let mut senders = Vec::new();
@@ -136,9 +107,9 @@ async fn kill_9_mid_stream_devices_send_again_and_nothing_is_lost() {
     const N: u64 = 3_000;
     let danube = Danube::start().await;
     let base = unique_topic("mqtt-server-kill");
-    let mut out = reader(&danube, &base).await;
+    let mut out = danube.reader(&base).await;
     let port = free_port();
-    let mut host = started(gateway("gw-server-kill", port, &base), &danube).await;
+    let mut host = HostProcess::started(gateway("gw-server-kill", port, &base), danube.url()).await;
     let url = format!("mqtt://127.0.0.1:{port}");
 
     let mut devices = Vec::new();
@@ -213,9 +184,9 @@ async fn kill_9_mid_stream_devices_send_again_and_nothing_is_lost() {
 async fn a_device_with_bad_credentials_is_refused() {
     let danube = Danube::start().await;
     let base = unique_topic("mqtt-server-auth");
-    let mut out = reader(&danube, &base).await;
+    let mut out = danube.reader(&base).await;
     let port = free_port();
-    let host = started(gateway("gw-server-auth", port, &base), &danube).await;
+    let host = HostProcess::started(gateway("gw-server-auth", port, &base), danube.url()).await;
     let url = format!("mqtt://127.0.0.1:{port}");
     let intruder = Device::connect_with(
         &url,
@@ -264,10 +235,10 @@ async fn a_device_with_bad_credentials_is_refused() {
 async fn an_invalid_payload_is_refused_with_a_reason_under_mqtt_5() {
     let danube = Danube::start().await;
     let base = unique_topic("mqtt-server-invalid");
-    let mut json = reader(&danube, &format!("{base}-json")).await;
-    let mut dead = reader(&danube, &format!("{base}-json-dlq")).await;
+    let mut json = danube.reader(&format!("{base}-json")).await;
+    let mut dead = danube.reader(&format!("{base}-json-dlq")).await;
     let port = free_port();
-    let host = started(gateway("gw-server-invalid", port, &base), &danube).await;
+    let host = HostProcess::started(gateway("gw-server-invalid", port, &base), danube.url()).await;
     let url = format!("mqtt://127.0.0.1:{port}");
     let v5 = Device::connect_with(&url, "v5-device", device_options(true)).await;
     let v311 = Device::connect_with(&url, "v311-device", device_options(false)).await;
@@ -287,9 +258,9 @@ async fn an_invalid_payload_is_refused_with_a_reason_under_mqtt_5() {
         host.log()
     );
     assert_eq!(v5.reasons(), ["PayloadFormatInvalid"]);
-    let good = drain(&mut json.consumer, &mut json.rx, 2, Duration::from_secs(5)).await;
+    let good = json.take(2, Duration::from_secs(5)).await;
     assert_eq!(good.len(), 1);
-    let bad = drain(&mut dead.consumer, &mut dead.rx, 3, Duration::from_secs(10)).await;
+    let bad = dead.take(3, Duration::from_secs(10)).await;
     assert_eq!(
         bad.len(),
         2,
@@ -305,7 +276,7 @@ async fn mqtt_over_tls_with_the_grants_certificate() {
     let certs = danube_connect_tests::harness::certificates::make(dir.path());
     let danube = Danube::start().await;
     let base = unique_topic("mqtt-server-tls");
-    let mut out = reader(&danube, &base).await;
+    let mut out = danube.reader(&base).await;
     let port = free_port();
     let mut spec = gateway("gw-server-tls", port, &base);
     spec.extra = spec.extra.replace(
@@ -316,7 +287,7 @@ async fn mqtt_over_tls_with_the_grants_certificate() {
             certs.server_key.display()
         ),
     );
-    let host = started(spec, &danube).await;
+    let host = HostProcess::started(spec, danube.url()).await;
     let published = std::process::Command::new("mosquitto_pub")
         .args([
             "-h",

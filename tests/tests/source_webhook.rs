@@ -4,16 +4,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use danube_client::Consumer;
-use danube_connect_tests::harness::danube::drain;
 use danube_connect_tests::harness::host_process::free_port;
 use danube_connect_tests::harness::webhook_client::{Answer, WebhookClient, now_secs};
 use danube_connect_tests::harness::{Danube, HostProcess, HostSpec, paths, unique_topic};
-use danube_core::message::StreamMessage;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 const KEY: &[u8] = b"a key of thirty-two bytes, for us";
 
@@ -41,39 +37,6 @@ fn webhook_host(name: &str, port: u16, topic: &str, grant: &str) -> HostSpec {
         "",
         &config,
     )
-}
-
-struct Reader {
-    consumer: Consumer,
-    rx: mpsc::Receiver<StreamMessage>,
-    _creator: danube_client::Producer,
-}
-
-/// Create the topic and subscribe before anything is published to it.
-async fn reader(danube: &Danube, topic: &str) -> Reader {
-    let creator = danube.producer(topic).await;
-    let (consumer, rx) = danube.subscribe(topic, "reader").await;
-    Reader {
-        consumer,
-        rx,
-        _creator: creator,
-    }
-}
-
-impl Reader {
-    async fn take(&mut self, n: usize, wait: Duration) -> Vec<StreamMessage> {
-        drain(&mut self.consumer, &mut self.rx, n, wait).await
-    }
-}
-
-async fn started(spec: HostSpec, danube: &Danube) -> HostProcess {
-    let mut host = HostProcess::start(spec, danube.url());
-    assert!(
-        host.wait_ready(Duration::from_secs(30)).await,
-        "{}",
-        host.log()
-    );
-    host
 }
 
 fn order(i: u64) -> Vec<u8> {
@@ -110,10 +73,10 @@ async fn signed_requests_from_concurrent_clients_land_exactly_as_sent() {
     const CLIENTS: u64 = 8;
     let danube = Danube::start().await;
     let topic = unique_topic("webhook");
-    let mut out = reader(&danube, &topic).await;
-    let mut batch_out = reader(&danube, &format!("{topic}-batch")).await;
+    let mut out = danube.reader(&topic).await;
+    let mut batch_out = danube.reader(&format!("{topic}-batch")).await;
     let port = free_port();
-    let host = started(webhook_host("hooks", port, &topic, ""), &danube).await;
+    let host = HostProcess::started(webhook_host("hooks", port, &topic, ""), danube.url()).await;
 
     let mut clients = Vec::new();
     for c in 0..CLIENTS {
@@ -180,10 +143,11 @@ async fn signed_requests_from_concurrent_clients_land_exactly_as_sent() {
 async fn refusals_name_their_reason_and_publish_nothing() {
     let danube = Danube::start().await;
     let topic = unique_topic("webhook-refused");
-    let mut out = reader(&danube, &topic).await;
+    let mut out = danube.reader(&topic).await;
     let port = free_port();
     let grant = "max_body_bytes = 1024\nrate_limit = { per_second = 20, burst = 20 }";
-    let host = started(webhook_host("refusals", port, &topic, grant), &danube).await;
+    let host =
+        HostProcess::started(webhook_host("refusals", port, &topic, grant), danube.url()).await;
     let client = WebhookClient::new(port);
 
     let good = client
@@ -277,9 +241,10 @@ async fn kill_9_loses_no_request_that_was_answered_2xx() {
     const CLIENTS: u64 = 4;
     let danube = Danube::start().await;
     let topic = unique_topic("webhook-kill");
-    let mut out = reader(&danube, &topic).await;
+    let mut out = danube.reader(&topic).await;
     let port = free_port();
-    let mut host = started(webhook_host("hooks-kill", port, &topic, ""), &danube).await;
+    let mut host =
+        HostProcess::started(webhook_host("hooks-kill", port, &topic, ""), danube.url()).await;
 
     // The clients' log of 2xx answers.
     let confirmed = Arc::new(Mutex::new(BTreeSet::new()));
@@ -385,14 +350,18 @@ async fn https_with_the_grants_certificate() {
     let certs = danube_connect_tests::harness::certificates::make(dir.path());
     let danube = Danube::start().await;
     let topic = unique_topic("webhook-tls");
-    let mut out = reader(&danube, &format!("{topic}-batch")).await;
+    let mut out = danube.reader(&format!("{topic}-batch")).await;
     let port = free_port();
     let grant = format!(
         "tls_cert_file = \"{}\"\ntls_key_file = \"{}\"",
         certs.server_cert.display(),
         certs.server_key.display()
     );
-    let host = started(webhook_host("hooks-tls", port, &topic, &grant), &danube).await;
+    let host = HostProcess::started(
+        webhook_host("hooks-tls", port, &topic, &grant),
+        danube.url(),
+    )
+    .await;
     let curl = |scheme: &str| {
         std::process::Command::new("curl")
             .args([

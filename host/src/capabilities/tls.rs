@@ -88,15 +88,7 @@ pub fn client_config(
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots);
     let config = match client_cert {
-        Some((cert, key)) => {
-            let chain = read_certs(cert)?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsError::Pem {
-                what: "a private key",
-                path: key.display().to_string(),
-                source,
-            })?;
-            builder.with_client_auth_cert(chain, key)?
-        }
+        Some((cert, key)) => builder.with_client_auth_cert(read_certs(cert)?, read_key(key)?)?,
         None => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))
@@ -104,12 +96,7 @@ pub fn client_config(
 
 /// A listener's TLS: the chain and key from the grant, HTTP/2 and HTTP/1.1 offered by ALPN.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let chain = read_certs(cert)?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsError::Pem {
-        what: "a private key",
-        path: key.display().to_string(),
-        source,
-    })?;
+    let (chain, key) = (read_certs(cert)?, read_key(key)?);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -117,6 +104,14 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|source| TlsError::Pem {
+        what: "a private key",
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {

@@ -121,6 +121,17 @@ impl HostProcess {
         Self::start_with_args(spec, danube_url, &[])
     }
 
+    /// Start and wait until ready (30 s at most); the host's log is the failure message.
+    pub async fn started(spec: HostSpec, danube_url: &str) -> Self {
+        let mut host = Self::start(spec, danube_url);
+        assert!(
+            host.wait_ready(Duration::from_secs(30)).await,
+            "{}",
+            host.log()
+        );
+        host
+    }
+
     /// Like [`start`](Self::start), with more command-line arguments (e.g. `--watch`).
     pub fn start_with_args(spec: HostSpec, danube_url: &str, extra_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -164,47 +164,16 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Connection<R, W> {
     /// Reads the CONNECT and checks credentials; the keep-alive and whether the device keeps
     /// its session, or `None` when refused.
     async fn handshake(&mut self) -> Result<Option<(u16, bool)>, String> {
-        loop {
-            match wire::sniff(&self.buf) {
-                Ok(version) => {
-                    self.version = version;
-                    break;
-                }
-                Err(ReadError::Incomplete) => {}
-                Err(ReadError::TooLarge) => return Err("CONNECT too large".into()),
-                Err(ReadError::Malformed(why)) => return Err(why),
-            }
-            if self
-                .reader
-                .read_buf(&mut self.buf)
-                .await
-                .map_err(|e| e.to_string())?
-                == 0
-            {
-                return Ok(None);
-            }
-        }
-        let connect = loop {
-            match wire::read(
-                self.version,
-                &mut self.buf,
-                self.core.settings.max_packet_bytes,
-            ) {
-                Ok(Incoming::Connect(c)) => break c,
-                Ok(_) => return Err("the first packet must be CONNECT".into()),
-                Err(ReadError::Incomplete) => {}
-                Err(ReadError::TooLarge) => return Err("CONNECT too large".into()),
-                Err(ReadError::Malformed(why)) => return Err(why),
-            }
-            if self
-                .reader
-                .read_buf(&mut self.buf)
-                .await
-                .map_err(|e| e.to_string())?
-                == 0
-            {
-                return Ok(None);
-            }
+        let Some(version) = self.read_until(|buf| wire::sniff(buf)).await? else {
+            return Ok(None);
+        };
+        self.version = version;
+        let max = self.core.settings.max_packet_bytes;
+        let Some(packet) = self.read_until(|buf| wire::read(version, buf, max)).await? else {
+            return Ok(None);
+        };
+        let Incoming::Connect(connect) = packet else {
+            return Err("the first packet must be CONNECT".into());
         };
         self.client_id = connect.client_id;
         if !self.core.settings.admits(connect.login.as_ref()) {
@@ -224,6 +193,26 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Connection<R, W> {
             return Ok(None);
         }
         Ok(Some((connect.keep_alive_secs, !connect.clean)))
+    }
+
+    /// Reads until `parse` finds what it wants at the front of the buffer; `None` when the
+    /// client closed first.
+    async fn read_until<T>(
+        &mut self,
+        parse: impl Fn(&mut BytesMut) -> Result<T, ReadError>,
+    ) -> Result<Option<T>, String> {
+        loop {
+            match parse(&mut self.buf) {
+                Ok(found) => return Ok(Some(found)),
+                Err(ReadError::Incomplete) => {}
+                Err(ReadError::TooLarge) => return Err("CONNECT too large".into()),
+                Err(ReadError::Malformed(why)) => return Err(why),
+            }
+            let read = self.reader.read_buf(&mut self.buf).await;
+            if read.map_err(|e| e.to_string())? == 0 {
+                return Ok(None);
+            }
+        }
     }
 
     /// False when the device said goodbye.
