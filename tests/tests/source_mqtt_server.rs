@@ -315,3 +315,93 @@ async fn mqtt_over_tls_with_the_grants_certificate() {
     collect(&mut out, &mut seen, 1, Duration::from_secs(10)).await;
     assert_eq!(seen.keys().copied().collect::<Vec<_>>(), [(7, 7)]);
 }
+
+/// QoS 2 end to end with `mosquitto_pub` (it exits 0 only after PUBCOMP); a device silent
+/// for 1.5 × its keep-alive is disconnected; over `max_connections` a device is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qos_2_keep_alive_and_the_connection_limit() {
+    use rumqttc::mqttbytes::v4;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let danube = Danube::start().await;
+    let base = unique_topic("mqtt-server-limits");
+    let mut out = danube.reader(&base).await;
+    let port = free_port();
+    let mut spec = gateway("gw-server-limits", port, &base);
+    spec.extra = spec.extra.replace(
+        "[capabilities.mqtt.server]\n",
+        "[capabilities.mqtt.server]\nmax_connections = 2\n",
+    );
+    let host = HostProcess::started(spec, danube.url()).await;
+
+    let published = std::process::Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "2"])
+        .args(["-u", "device", "-P", "s3cret", "-i", "qos2-device"])
+        .args(["-t", "k/q2/reading", "-m", "{\"d\":2,\"n\":2}"])
+        .output()
+        .expect("mosquitto_pub (Debian package mosquitto-clients)");
+    assert!(
+        published.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&published.stderr),
+        host.log()
+    );
+    let mut seen = BTreeMap::new();
+    collect(&mut out, &mut seen, 1, Duration::from_secs(10)).await;
+    assert_eq!(seen.keys().copied().collect::<Vec<_>>(), [(2, 2)]);
+
+    // A client that connects with a keep-alive of 3 s and then says nothing.
+    let mut connect = v4::Connect::new("silent");
+    connect.keep_alive = 3;
+    connect.set_login("device", "s3cret");
+    let mut bytes = bytes::BytesMut::new();
+    v4::Packet::Connect(connect)
+        .write(&mut bytes, 1 << 20)
+        .expect("CONNECT");
+    let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    silent.write_all(&bytes).await.expect("send CONNECT");
+    let mut connack = [0u8; 4];
+    silent.read_exact(&mut connack).await.expect("CONNACK");
+    assert_eq!(connack, [0x20, 2, 0, 0], "accepted");
+    let connected = tokio::time::Instant::now();
+
+    // Meanwhile two devices fill the limit of two connections: the silent one and a second;
+    // a third is refused.
+    let second = Device::connect_with(&url_of(port), "second", device_options(false)).await;
+    second
+        .publish("k/s/reading", QoS::AtLeastOnce, "{\"d\":3,\"n\":1}")
+        .await;
+    assert!(second.wait_confirmed(1, Duration::from_secs(10)).await);
+    // Its message waits in its queue while the server refuses it.
+    let options = DeviceOptions {
+        queue: 10,
+        ..device_options(false)
+    };
+    let third = Device::connect_with(&url_of(port), "third", options).await;
+    third
+        .publish("k/t/reading", QoS::AtLeastOnce, "{\"d\":4,\"n\":1}")
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(third.confirmed(), 0, "the third device is over the limit");
+
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut rest)).await;
+    let after = connected.elapsed();
+    assert!(closed.is_ok(), "the silent client is disconnected");
+    assert!(
+        after >= Duration::from_millis(4400),
+        "not before 1.5 × keep-alive: {after:?}"
+    );
+    // Once the silent one is gone there is room: the third device gets through.
+    assert!(
+        third.wait_confirmed(1, Duration::from_secs(20)).await,
+        "{}",
+        host.log()
+    );
+}
+
+fn url_of(port: u16) -> String {
+    format!("mqtt://127.0.0.1:{port}")
+}
