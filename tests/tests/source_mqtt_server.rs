@@ -8,6 +8,8 @@ use danube_connect_tests::harness::host_process::free_port;
 use danube_connect_tests::harness::mqtt_client::{Device, DeviceOptions, QoS};
 use danube_connect_tests::harness::{Danube, HostProcess, HostSpec, paths, unique_topic};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A gateway whose devices connect to it on `port`, as user `device` / `s3cret`; `k/<key>/…`
@@ -39,23 +41,65 @@ fn device_options(v5: bool) -> DeviceOptions {
     }
 }
 
-/// `{"d":<device>,"n":<i>}` of every record read, counted.
-async fn collect(out: &mut Reader, seen: &mut BTreeMap<(u64, u64), u32>, n: usize, wait: Duration) {
-    let deadline = tokio::time::Instant::now() + wait;
-    while seen.len() < n && tokio::time::Instant::now() < deadline {
-        for m in out.take(500, Duration::from_secs(2)).await {
-            let v: serde_json::Value = serde_json::from_slice(&m.payload).expect("JSON payload");
-            let id = (
-                v["d"].as_u64().expect("device"),
-                v["n"].as_u64().expect("number"),
-            );
-            *seen.entry(id).or_insert(0) += 1;
+/// Every `{"d":<device>,"n":<i>}` record read so far, counted; filled in the background.
+#[derive(Clone, Default)]
+struct Tally(Arc<Mutex<BTreeMap<(u64, u64), u32>>>);
+
+impl Tally {
+    fn start(mut out: Reader) -> Self {
+        let tally = Tally::default();
+        let filling = tally.clone();
+        tokio::spawn(async move {
+            loop {
+                for m in out.take(500, Duration::from_millis(100)).await {
+                    let v: serde_json::Value =
+                        serde_json::from_slice(&m.payload).expect("JSON payload");
+                    let id = (
+                        v["d"].as_u64().expect("device"),
+                        v["n"].as_u64().expect("number"),
+                    );
+                    if let Ok(mut seen) = filling.0.lock() {
+                        *seen.entry(id).or_insert(0) += 1;
+                    }
+                }
+            }
+        });
+        tally
+    }
+
+    fn seen(&self) -> BTreeMap<(u64, u64), u32> {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn distinct(&self) -> u64 {
+        self.0.lock().map(|s| s.len() as u64).unwrap_or_default()
+    }
+
+    /// Waits until `n` distinct records were read, or `wait` passed.
+    async fn wait_for(&self, n: u64, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.distinct() < n && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }
 
-async fn publish_all(device: &Device, d: u64, from: u64, to: u64) {
+/// Device `d` publishes `{"d":d,"n":i}` for `from..to`, never more than 150 messages (counted
+/// over all devices in `sent`) ahead of what was read: a real broker stops dispatching to a
+/// subscription that falls far behind its producers.
+async fn publish_paced(
+    device: &Device,
+    d: u64,
+    from: u64,
+    to: u64,
+    tally: &Tally,
+    sent: &AtomicU64,
+) {
     for i in from..to {
+        while sent.load(Ordering::Relaxed) >= tally.distinct() + 150 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        sent.fetch_add(1, Ordering::Relaxed);
         device
             .publish(
                 &format!("k/d{d}-{}/reading", i % 4),
@@ -71,11 +115,12 @@ async fn four_devices_publish_straight_to_the_host() {
     const N: u64 = 5_000;
     let danube = Danube::start().await;
     let base = unique_topic("mqtt-server");
-    let mut out = danube.reader(&base).await;
+    let tally = Tally::start(danube.reader(&base).await);
     let port = free_port();
     let host = HostProcess::started(gateway("gw-server", port, &base), danube.url()).await;
     let url = format!("mqtt://127.0.0.1:{port}");
 
+    let sent = Arc::new(AtomicU64::new(0));
     let mut senders = Vec::new();
     for d in 0..4u64 {
         // Two speak MQTT 3.1.1, two MQTT 5.
@@ -85,8 +130,9 @@ async fn four_devices_publish_straight_to_the_host() {
             ..device_options(d >= 2)
         };
         let device = Device::connect_with(&url, &format!("dev-{d}"), options).await;
+        let (tally, sent) = (tally.clone(), sent.clone());
         senders.push(tokio::spawn(async move {
-            publish_all(&device, d, 0, N).await;
+            publish_paced(&device, d, 0, N, &tally, &sent).await;
             let confirmed = device.wait_confirmed(N, Duration::from_secs(180)).await;
             (confirmed, device.confirmed())
         }));
@@ -95,8 +141,8 @@ async fn four_devices_publish_straight_to_the_host() {
         let (all, confirmed) = s.await.expect("device");
         assert!(all, "{confirmed} of {N} acknowledged\n{}", host.log());
     }
-    let mut seen = BTreeMap::new();
-    collect(&mut out, &mut seen, 4 * N as usize, Duration::from_secs(60)).await;
+    tally.wait_for(4 * N, Duration::from_secs(60)).await;
+    let seen = tally.seen();
     assert_eq!(seen.len() as u64, 4 * N, "{}", host.log());
     let duplicates: u32 = seen.values().map(|c| c - 1).sum();
     assert_eq!(duplicates, 0, "no reconnect, so no copy");
@@ -107,37 +153,31 @@ async fn kill_9_mid_stream_devices_send_again_and_nothing_is_lost() {
     const N: u64 = 3_000;
     let danube = Danube::start().await;
     let base = unique_topic("mqtt-server-kill");
-    let mut out = danube.reader(&base).await;
+    let tally = Tally::start(danube.reader(&base).await);
     let port = free_port();
     let mut host = HostProcess::started(gateway("gw-server-kill", port, &base), danube.url()).await;
     let url = format!("mqtt://127.0.0.1:{port}");
 
+    let sent = Arc::new(AtomicU64::new(0));
     let mut devices = Vec::new();
     for d in 0..2u64 {
-        devices.push(
-            Device::connect_with(&url, &format!("kill-dev-{d}"), device_options(d == 1)).await,
-        );
+        let device =
+            Device::connect_with(&url, &format!("kill-dev-{d}"), device_options(d == 1)).await;
+        publish_paced(&device, d, 0, N / 3, &tally, &sent).await;
+        devices.push(device);
     }
-    let mut seen = BTreeMap::new();
-    for (d, device) in devices.iter().enumerate() {
-        publish_all(device, d as u64, 0, N / 3).await;
-    }
-    collect(
-        &mut out,
-        &mut seen,
-        (N / 3) as usize,
-        Duration::from_secs(30),
-    )
-    .await;
+    tally.wait_for(N / 3, Duration::from_secs(30)).await;
     host.kill9().await;
-    let before = seen.len();
-    // The devices go on publishing while the host is down; they keep what is not acknowledged.
+    let before = tally.distinct();
+    // The devices go on publishing (up to the pacing window) while the host is down; they keep
+    // what is not acknowledged.
     let publishing: Vec<_> = devices
         .into_iter()
         .enumerate()
         .map(|(d, device)| {
+            let (tally, sent) = (tally.clone(), sent.clone());
             tokio::spawn(async move {
-                publish_all(&device, d as u64, N / 3, N).await;
+                publish_paced(&device, d as u64, N / 3, N, &tally, &sent).await;
                 device
             })
         })
@@ -153,13 +193,8 @@ async fn kill_9_mid_stream_devices_send_again_and_nothing_is_lost() {
     for p in publishing {
         devices.push(p.await.expect("device"));
     }
-    collect(
-        &mut out,
-        &mut seen,
-        2 * N as usize,
-        Duration::from_secs(120),
-    )
-    .await;
+    tally.wait_for(2 * N, Duration::from_secs(120)).await;
+    let seen = tally.seen();
     let missing: BTreeSet<(u64, u64)> = (0..2u64)
         .flat_map(|d| (0..N).map(move |i| (d, i)))
         .filter(|k| !seen.contains_key(k))
@@ -184,7 +219,7 @@ async fn kill_9_mid_stream_devices_send_again_and_nothing_is_lost() {
 async fn a_device_with_bad_credentials_is_refused() {
     let danube = Danube::start().await;
     let base = unique_topic("mqtt-server-auth");
-    let mut out = danube.reader(&base).await;
+    let tally = Tally::start(danube.reader(&base).await);
     let port = free_port();
     let host = HostProcess::started(gateway("gw-server-auth", port, &base), danube.url()).await;
     let url = format!("mqtt://127.0.0.1:{port}");
@@ -213,10 +248,9 @@ async fn a_device_with_bad_credentials_is_refused() {
         "{}",
         host.log()
     );
-    let mut seen = BTreeMap::new();
-    collect(&mut out, &mut seen, 2, Duration::from_secs(3)).await;
+    tally.wait_for(2, Duration::from_secs(3)).await;
     assert_eq!(
-        seen.keys().copied().collect::<Vec<_>>(),
+        tally.seen().keys().copied().collect::<Vec<_>>(),
         [(1, 1)],
         "only the good device's message"
     );
@@ -276,7 +310,7 @@ async fn mqtt_over_tls_with_the_grants_certificate() {
     let certs = danube_connect_tests::harness::certificates::make(dir.path());
     let danube = Danube::start().await;
     let base = unique_topic("mqtt-server-tls");
-    let mut out = danube.reader(&base).await;
+    let tally = Tally::start(danube.reader(&base).await);
     let port = free_port();
     let mut spec = gateway("gw-server-tls", port, &base);
     spec.extra = spec.extra.replace(
@@ -311,9 +345,8 @@ async fn mqtt_over_tls_with_the_grants_certificate() {
         String::from_utf8_lossy(&published.stderr),
         host.log()
     );
-    let mut seen = BTreeMap::new();
-    collect(&mut out, &mut seen, 1, Duration::from_secs(10)).await;
-    assert_eq!(seen.keys().copied().collect::<Vec<_>>(), [(7, 7)]);
+    tally.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(tally.seen().keys().copied().collect::<Vec<_>>(), [(7, 7)]);
 }
 
 /// QoS 2 end to end with `mosquitto_pub` (it exits 0 only after PUBCOMP); a device silent
@@ -325,7 +358,7 @@ async fn qos_2_keep_alive_and_the_connection_limit() {
 
     let danube = Danube::start().await;
     let base = unique_topic("mqtt-server-limits");
-    let mut out = danube.reader(&base).await;
+    let tally = Tally::start(danube.reader(&base).await);
     let port = free_port();
     let mut spec = gateway("gw-server-limits", port, &base);
     spec.extra = spec.extra.replace(
@@ -346,9 +379,8 @@ async fn qos_2_keep_alive_and_the_connection_limit() {
         String::from_utf8_lossy(&published.stderr),
         host.log()
     );
-    let mut seen = BTreeMap::new();
-    collect(&mut out, &mut seen, 1, Duration::from_secs(10)).await;
-    assert_eq!(seen.keys().copied().collect::<Vec<_>>(), [(2, 2)]);
+    tally.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(tally.seen().keys().copied().collect::<Vec<_>>(), [(2, 2)]);
 
     // A client that connects with a keep-alive of 3 s and then says nothing.
     let mut connect = v4::Connect::new("silent");

@@ -8,6 +8,7 @@ use danube_connect_tests::harness::host_process::free_port;
 use danube_connect_tests::harness::webhook_client::{Answer, WebhookClient, now_secs};
 use danube_connect_tests::harness::{Danube, HostProcess, HostSpec, paths, unique_topic};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -73,18 +74,26 @@ async fn signed_requests_from_concurrent_clients_land_exactly_as_sent() {
     const CLIENTS: u64 = 8;
     let danube = Danube::start().await;
     let topic = unique_topic("webhook");
-    let mut out = danube.reader(&topic).await;
+    let out = danube.reader(&topic).await.gather();
     let mut batch_out = danube.reader(&format!("{topic}-batch")).await;
     let port = free_port();
     let host = HostProcess::started(webhook_host("hooks", port, &topic, ""), danube.url()).await;
 
+    let answered_so_far = Arc::new(AtomicU64::new(0));
     let mut clients = Vec::new();
     for c in 0..CLIENTS {
         let client = WebhookClient::new(port);
+        let (out, answered_so_far) = (out.clone(), answered_so_far.clone());
         clients.push(tokio::spawn(async move {
             let mut answers = Vec::new();
             for i in (c..N).step_by(CLIENTS as usize) {
+                // Never far ahead of the reader: a real broker stops dispatching to a
+                // subscription that falls far behind its producers.
+                while answered_so_far.load(Ordering::Relaxed) >= out.len() as u64 + 150 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
                 answers.push(deliver(&client, i).await);
+                answered_so_far.fetch_add(1, Ordering::Relaxed);
             }
             answers
         }));
@@ -99,7 +108,8 @@ async fn signed_requests_from_concurrent_clients_land_exactly_as_sent() {
     }
     assert_eq!(answered, N);
 
-    let got = out.take(N as usize, Duration::from_secs(60)).await;
+    out.wait_for(N as usize, Duration::from_secs(60)).await;
+    let got = out.messages();
     let mut seen = BTreeMap::new();
     for m in &got {
         let id = m.routing_key.clone().unwrap_or_default();
@@ -241,7 +251,7 @@ async fn kill_9_loses_no_request_that_was_answered_2xx() {
     const CLIENTS: u64 = 4;
     let danube = Danube::start().await;
     let topic = unique_topic("webhook-kill");
-    let mut out = danube.reader(&topic).await;
+    let out = danube.reader(&topic).await.gather();
     let port = free_port();
     let mut host =
         HostProcess::started(webhook_host("hooks-kill", port, &topic, ""), danube.url()).await;
@@ -251,8 +261,13 @@ async fn kill_9_loses_no_request_that_was_answered_2xx() {
     let mut clients = Vec::new();
     for c in 0..CLIENTS {
         let (client, confirmed) = (WebhookClient::new(port), confirmed.clone());
+        let out = out.clone();
         clients.push(tokio::spawn(async move {
             for i in (c..N).step_by(CLIENTS as usize) {
+                // Paced against the reader, as a real broker needs (see above).
+                while confirmed.lock().map(|c| c.len()).unwrap_or_default() >= out.len() + 150 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
                 deliver(&client, i).await;
                 confirmed.lock().expect("log").insert(i);
             }
@@ -272,23 +287,24 @@ async fn kill_9_loses_no_request_that_was_answered_2xx() {
         c.await.expect("client");
     }
 
-    let mut seen: BTreeSet<u64> = BTreeSet::new();
-    let mut duplicates = 0;
-    while (seen.len() as u64) < N {
-        let got = out.take(500, Duration::from_secs(30)).await;
-        if got.is_empty() {
-            break;
-        }
-        for m in got {
-            let n = serde_json::from_slice::<serde_json::Value>(&m.payload)
-                .ok()
-                .and_then(|v| v["n"].as_u64())
-                .expect("an order");
-            if !seen.insert(n) {
-                duplicates += 1;
-            }
-        }
-    }
+    let numbers = || -> Vec<u64> {
+        out.messages()
+            .iter()
+            .map(|m| {
+                serde_json::from_slice::<serde_json::Value>(&m.payload)
+                    .ok()
+                    .and_then(|v| v["n"].as_u64())
+                    .expect("an order")
+            })
+            .collect()
+    };
+    let _ = danube_connect_tests::harness::eventually(Duration::from_secs(60), async || {
+        (numbers().into_iter().collect::<BTreeSet<_>>().len() as u64 >= N).then_some(())
+    })
+    .await;
+    let all = numbers();
+    let seen: BTreeSet<u64> = all.iter().copied().collect();
+    let duplicates = all.len() - seen.len();
     let confirmed = confirmed.lock().expect("log").clone();
     let missing: Vec<_> = confirmed.difference(&seen).take(20).collect();
     assert!(

@@ -174,6 +174,49 @@ impl Reader {
     }
 }
 
+/// What a [`Reader`] took so far, gathered in the background so a test can pace its
+/// producers against it.
+#[derive(Clone, Default)]
+pub struct Gathered(std::sync::Arc<std::sync::Mutex<Vec<StreamMessage>>>);
+
+impl Reader {
+    pub fn gather(mut self) -> Gathered {
+        let gathered = Gathered::default();
+        let filling = gathered.clone();
+        tokio::spawn(async move {
+            loop {
+                let got = self.take(500, std::time::Duration::from_millis(100)).await;
+                if let Ok(mut all) = filling.0.lock() {
+                    all.extend(got);
+                }
+            }
+        });
+        gathered
+    }
+}
+
+impl Gathered {
+    pub fn len(&self) -> usize {
+        self.0.lock().map(|m| m.len()).unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn messages(&self) -> Vec<StreamMessage> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Waits until `n` messages were read, or `wait` passed.
+    pub async fn wait_for(&self, n: usize, wait: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.len() < n && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
 /// Publish `{"n":i}` for every i in `range`, in order.
 pub async fn publish_numbered(producer: &Producer, range: std::ops::Range<u64>) {
     for i in range {
