@@ -429,3 +429,44 @@ async fn https_with_the_grants_certificate() {
         "plain HTTP is refused"
     );
 }
+
+/// While Danube refuses publishes, a request is answered 503 with `Retry-After` once
+/// `response_timeout_ms` passes, never 2xx; sent again after Danube is back, it gets its 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn danube_refusing_means_503_with_retry_after_then_200() {
+    let danube = Danube::start().await;
+    let Some(broker) = danube.test_broker() else {
+        eprintln!("skipped: a real broker cannot be told to refuse publishes");
+        return;
+    };
+    let topic = unique_topic("webhook-away");
+    let out = danube.reader(&topic).await.gather();
+    let port = free_port();
+    let grant = "response_timeout_ms = 1500";
+    let host = HostProcess::started(
+        webhook_host("hooks-away", port, &topic, grant),
+        danube.url(),
+    )
+    .await;
+    let client = WebhookClient::new(port);
+    assert_eq!(deliver(&client, 1).await.status, 200, "{}", host.log());
+
+    broker.set_refuse_publishes(true);
+    let away = client
+        .post_signed("/hooks/orders", KEY, "msg-2", now_secs(), order(2))
+        .await;
+    assert_eq!(away.status, 503, "{away:?}");
+    assert!(away.retry_after.is_some(), "{away:?}");
+    broker.set_refuse_publishes(false);
+    assert_eq!(deliver(&client, 2).await.status, 200, "{}", host.log());
+    out.wait_for(2, Duration::from_secs(20)).await;
+    let keys: BTreeSet<String> = out
+        .messages()
+        .iter()
+        .filter_map(|m| m.routing_key.clone())
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from(["msg-1".to_string(), "msg-2".to_string()])
+    );
+}
