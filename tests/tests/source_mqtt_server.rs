@@ -322,28 +322,22 @@ async fn mqtt_over_tls_with_the_grants_certificate() {
         ),
     );
     let host = HostProcess::started(spec, danube.url()).await;
-    let published = std::process::Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
+    let ca = certs.ca.display().to_string();
+    mosquitto_pub(
+        port,
+        &[
             "-q",
             "1",
             "-V",
             "mqttv5",
-        ])
-        .args(["-u", "device", "-P", "s3cret", "-i", "tls-device"])
-        .arg("--cafile")
-        .arg(&certs.ca)
-        .args(["-t", "k/tls/reading", "-m", "{\"d\":7,\"n\":7}"])
-        .output()
-        .expect("mosquitto_pub (Debian package mosquitto-clients)");
-    assert!(
-        published.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&published.stderr),
-        host.log()
+            "-i",
+            "tls-device",
+            "--cafile",
+            &ca,
+        ],
+        "k/tls/reading",
+        "{\"d\":7,\"n\":7}",
+        &host,
     );
     tally.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(tally.seen().keys().copied().collect::<Vec<_>>(), [(7, 7)]);
@@ -367,17 +361,12 @@ async fn qos_2_keep_alive_and_the_connection_limit() {
     );
     let host = HostProcess::started(spec, danube.url()).await;
 
-    let published = std::process::Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "2"])
-        .args(["-u", "device", "-P", "s3cret", "-i", "qos2-device"])
-        .args(["-t", "k/q2/reading", "-m", "{\"d\":2,\"n\":2}"])
-        .output()
-        .expect("mosquitto_pub (Debian package mosquitto-clients)");
-    assert!(
-        published.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&published.stderr),
-        host.log()
+    mosquitto_pub(
+        port,
+        &["-q", "2", "-i", "qos2-device"],
+        "k/q2/reading",
+        "{\"d\":2,\"n\":2}",
+        &host,
     );
     tally.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(tally.seen().keys().copied().collect::<Vec<_>>(), [(2, 2)]);
@@ -430,6 +419,24 @@ async fn qos_2_keep_alive_and_the_connection_limit() {
     assert!(
         third.wait_confirmed(1, Duration::from_secs(20)).await,
         "{}",
+        host.log()
+    );
+}
+
+/// `mosquitto_pub` of `message` to `topic` as user `device`; it exits 0 only once the message
+/// was acknowledged (PUBACK, or PUBCOMP with QoS 2).
+fn mosquitto_pub(port: u16, options: &[&str], topic: &str, message: &str, host: &HostProcess) {
+    let published = std::process::Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-u", "device", "-P", "s3cret"])
+        .args(options)
+        .args(["-t", topic, "-m", message])
+        .output()
+        .expect("mosquitto_pub (Debian package mosquitto-clients)");
+    assert!(
+        published.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&published.stderr),
         host.log()
     );
 }
