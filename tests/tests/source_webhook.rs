@@ -5,6 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use danube_connect_tests::harness::host_process::free_port;
+use danube_connect_tests::harness::http::metric_sum;
 use danube_connect_tests::harness::webhook_client::{Answer, WebhookClient, now_secs};
 use danube_connect_tests::harness::{Danube, HostProcess, HostSpec, paths, unique_topic};
 use std::collections::{BTreeMap, BTreeSet};
@@ -243,6 +244,20 @@ async fn refusals_name_their_reason_and_publish_nothing() {
         accepted,
         "exactly the accepted ones: {by_status:?}"
     );
+
+    // The host counts every answer by status.
+    let metrics = host.metrics().await;
+    let answered = |status: &str| {
+        metric_sum(
+            &metrics,
+            "danube_connector_inbound_requests_total",
+            &[("connector", "refusals"), ("status", status)],
+        ) as usize
+    };
+    assert_eq!(answered("401"), 3, "forged, replayed, unsigned");
+    assert_eq!(answered("413"), 1);
+    assert_eq!(answered("429"), by_status[&429]);
+    assert_eq!(answered("200"), 1 + accepted);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,6 +27,8 @@ pub struct Limits {
 
 pub struct Listener {
     pub connector: Arc<str>,
+    /// `danube_connector_inbound_requests_total{connector, status}`.
+    pub requests: prometheus::IntCounterVec,
     pub inbox: Arc<Inbox>,
     pub limits: Limits,
     pub tls: Option<TlsAcceptor>,
@@ -55,7 +57,13 @@ impl Listener {
         let this = self.clone();
         let service = hyper::service::service_fn(move |req| {
             let this = this.clone();
-            async move { Ok::<_, Infallible>(this.handle(peer.ip(), req).await) }
+            async move {
+                let response = this.handle(peer.ip(), req).await;
+                this.requests
+                    .with_label_values(&[&*this.connector, response.status().as_str()])
+                    .inc();
+                Ok::<_, Infallible>(response)
+            }
         });
         let builder = auto::Builder::new(TokioExecutor::new());
         let served = match &self.tls {
@@ -149,6 +157,28 @@ impl Listener {
             ),
         }
     }
+}
+
+/// Every answer the listeners of this process gave, by connector and status: one family,
+/// registered once.
+pub fn requests_family(registry: &prometheus::Registry) -> prometheus::IntCounterVec {
+    static FAMILY: std::sync::OnceLock<prometheus::IntCounterVec> = std::sync::OnceLock::new();
+    FAMILY
+        .get_or_init(|| {
+            let family = prometheus::IntCounterVec::new(
+                prometheus::Opts::new(
+                    "danube_connector_inbound_requests_total",
+                    "HTTP requests answered by a connector's inbound listener, by status",
+                ),
+                &["connector", "status"],
+            )
+            .expect("a valid metric name");
+            if let Err(e) = registry.register(Box::new(family.clone())) {
+                tracing::warn!("registering danube_connector_inbound_requests_total: {e}");
+            }
+            family
+        })
+        .clone()
 }
 
 /// Withdraws its request when dropped.

@@ -90,6 +90,7 @@ impl Endpoint {
         let inbox = Arc::new(Inbox::default());
         let listener = Arc::new(Listener {
             connector: connector.name.clone(),
+            requests: listener::requests_family(connector.metric_families.registry()),
             inbox: inbox.clone(),
             limits: Limits {
                 max_body_bytes: grant.max_body_bytes,

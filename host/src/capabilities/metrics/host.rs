@@ -39,6 +39,11 @@ impl GuestMetricFamilies {
             families: Arc::default(),
         }
     }
+
+    /// The process's registry, for a capability's own host-side metrics.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
 }
 
 #[derive(Clone)]
