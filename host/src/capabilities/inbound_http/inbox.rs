@@ -120,7 +120,10 @@ impl Inbox {
     /// from the queue if no instance took it yet, so it is not published for nobody.
     pub fn withdraw(&self, id: u64) {
         let mut state = self.state();
-        state.waiting.remove(&id);
+        // Answered (so taken, not queued) or closed: nothing to look for.
+        if state.waiting.remove(&id).is_none() {
+            return;
+        }
         if let Some(i) = state.queue.iter().position(|r| r.id == id) {
             state.queue.remove(i);
         }

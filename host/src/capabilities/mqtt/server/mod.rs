@@ -254,18 +254,9 @@ impl ServerSession {
     ) -> Result<Vec<Delivery>, MqttError> {
         let mut received = self.server.core.received.lock().await;
         let mut out = Vec::new();
-        if max == 0 {
-            return Ok(out);
-        }
-        match tokio::time::timeout(timeout, received.recv()).await {
-            Ok(Some(d)) => out.push(d),
-            Ok(None) | Err(_) => return Ok(out),
-        }
-        while out.len() < max {
-            match received.try_recv() {
-                Ok(d) => out.push(d),
-                Err(_) => break,
-            }
+        if max > 0 {
+            // Waits for the first, then takes whatever else is there, up to `max`.
+            let _ = tokio::time::timeout(timeout, received.recv_many(&mut out, max)).await;
         }
         Ok(out)
     }
