@@ -84,9 +84,19 @@ impl Tally {
     }
 }
 
-/// Device `d` publishes `{"d":d,"n":i}` for `from..to`, never more than 150 messages (counted
-/// over all devices in `sent`) ahead of what was read: a real broker stops dispatching to a
-/// subscription that falls far behind its producers.
+/// How far devices may run ahead of the reader. A real broker stops dispatching to a
+/// subscription that falls far behind its producers, so there the test keeps within 150; the
+/// test broker has no such cliff, so there the devices publish as fast as they can (a burst).
+fn ahead(danube: &Danube) -> u64 {
+    if danube.test_broker().is_some() {
+        u64::MAX / 2
+    } else {
+        150
+    }
+}
+
+/// Device `d` publishes `{"d":d,"n":i}` for `from..to`, never more than `ahead` messages
+/// (counted over all devices in `sent`) ahead of what was read.
 async fn publish_paced(
     device: &Device,
     d: u64,
@@ -94,9 +104,10 @@ async fn publish_paced(
     to: u64,
     tally: &Tally,
     sent: &AtomicU64,
+    ahead: u64,
 ) {
     for i in from..to {
-        while sent.load(Ordering::Relaxed) >= tally.distinct() + 150 {
+        while sent.load(Ordering::Relaxed) >= tally.distinct() + ahead {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         sent.fetch_add(1, Ordering::Relaxed);
@@ -121,6 +132,7 @@ async fn four_devices_publish_straight_to_the_host() {
     let url = format!("mqtt://127.0.0.1:{port}");
 
     let sent = Arc::new(AtomicU64::new(0));
+    let ahead = ahead(&danube);
     let mut senders = Vec::new();
     for d in 0..4u64 {
         // Two speak MQTT 3.1.1, two MQTT 5.
@@ -132,7 +144,7 @@ async fn four_devices_publish_straight_to_the_host() {
         let device = Device::connect_with(&url, &format!("dev-{d}"), options).await;
         let (tally, sent) = (tally.clone(), sent.clone());
         senders.push(tokio::spawn(async move {
-            publish_paced(&device, d, 0, N, &tally, &sent).await;
+            publish_paced(&device, d, 0, N, &tally, &sent, ahead).await;
             let confirmed = device.wait_confirmed(N, Duration::from_secs(180)).await;
             (confirmed, device.confirmed())
         }));
@@ -159,11 +171,12 @@ async fn kill_9_mid_stream_devices_send_again_and_nothing_is_lost() {
     let url = format!("mqtt://127.0.0.1:{port}");
 
     let sent = Arc::new(AtomicU64::new(0));
+    let ahead = ahead(&danube);
     let mut devices = Vec::new();
     for d in 0..2u64 {
         let device =
             Device::connect_with(&url, &format!("kill-dev-{d}"), device_options(d == 1)).await;
-        publish_paced(&device, d, 0, N / 3, &tally, &sent).await;
+        publish_paced(&device, d, 0, N / 3, &tally, &sent, ahead).await;
         devices.push(device);
     }
     tally.wait_for(N / 3, Duration::from_secs(30)).await;
@@ -177,7 +190,7 @@ async fn kill_9_mid_stream_devices_send_again_and_nothing_is_lost() {
         .map(|(d, device)| {
             let (tally, sent) = (tally.clone(), sent.clone());
             tokio::spawn(async move {
-                publish_paced(&device, d as u64, N / 3, N, &tally, &sent).await;
+                publish_paced(&device, d as u64, N / 3, N, &tally, &sent, ahead).await;
                 device
             })
         })
@@ -443,4 +456,40 @@ fn mosquitto_pub(port: u16, options: &[&str], topic: &str, message: &str, host: 
 
 fn url_of(port: u16) -> String {
     format!("mqtt://127.0.0.1:{port}")
+}
+
+/// Danube refusing publishes for seconds while devices publish a burst: no device gets a
+/// PUBACK meanwhile; once Danube takes them again every message arrives and is acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_acknowledged_while_danube_refuses() {
+    const N: u64 = 500;
+    let danube = Danube::start().await;
+    let Some(broker) = danube.test_broker() else {
+        eprintln!("skipped: a real broker cannot be told to refuse publishes");
+        return;
+    };
+    let base = unique_topic("mqtt-server-away");
+    let tally = Tally::start(danube.reader(&base).await);
+    let port = free_port();
+    let host = HostProcess::started(gateway("gw-server-away", port, &base), danube.url()).await;
+    let options = DeviceOptions {
+        queue: 1000,
+        ..device_options(true)
+    };
+    let device = Device::connect_with(&url_of(port), "away-device", options).await;
+    broker.set_refuse_publishes(true);
+    let sent = AtomicU64::new(0);
+    publish_paced(&device, 1, 0, N, &tally, &sent, u64::MAX / 2).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(device.confirmed(), 0, "acknowledged before Danube had it");
+    assert_eq!(broker.messages_in(&base), 0);
+    broker.set_refuse_publishes(false);
+    assert!(
+        device.wait_confirmed(N, Duration::from_secs(60)).await,
+        "{} of {N} acknowledged\n{}",
+        device.confirmed(),
+        host.log()
+    );
+    tally.wait_for(N, Duration::from_secs(30)).await;
+    assert_eq!(tally.seen().len() as u64, N);
 }
