@@ -73,7 +73,7 @@ pub struct Endpoint {
     inbox: Arc<Inbox>,
     /// Until the first `receive`: what the listener will serve with.
     listener: Arc<Listener>,
-    serving: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+    serving: tokio::sync::OnceCell<JoinHandle<()>>,
 }
 
 impl Endpoint {
@@ -104,34 +104,35 @@ impl Endpoint {
             address,
             inbox,
             listener,
-            serving: tokio::sync::Mutex::new(None),
+            serving: tokio::sync::OnceCell::new(),
         })
     }
 
     /// Binds and starts serving on the first call; later calls return at once.
     async fn listen(&self) -> Result<(), String> {
-        let mut serving = self.serving.lock().await;
-        if serving.is_some() {
-            return Ok(());
-        }
-        let socket = tokio::net::TcpListener::bind(self.address)
+        // Every poll asks; after the first success this is a plain read.
+        self.serving
+            .get_or_try_init(|| async {
+                let socket = tokio::net::TcpListener::bind(self.address)
+                    .await
+                    .map_err(|e| format!("binding {}: {e}", self.address))?;
+                let bound = socket.local_addr().map_or(self.address, |a| a);
+                tracing::info!(
+                    connector = %self.listener.connector,
+                    address = %bound,
+                    tls = self.listener.tls.is_some(),
+                    "listening for HTTP requests"
+                );
+                Ok::<_, String>(tokio::spawn(self.listener.clone().serve(socket)))
+            })
             .await
-            .map_err(|e| format!("binding {}: {e}", self.address))?;
-        let bound = socket.local_addr().map_or(self.address, |a| a);
-        tracing::info!(
-            connector = %self.listener.connector,
-            address = %bound,
-            tls = self.listener.tls.is_some(),
-            "listening for HTTP requests"
-        );
-        *serving = Some(tokio::spawn(self.listener.clone().serve(socket)));
-        Ok(())
+            .map(|_| ())
     }
 }
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
-        if let Some(task) = self.serving.get_mut().take() {
+        if let Some(task) = self.serving.take() {
             task.abort();
         }
         // Connections still open get 503 at once for what waits and for anything new.
