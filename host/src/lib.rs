@@ -12,5 +12,6 @@ pub mod host;
 pub mod observe;
 pub mod role;
 pub mod runtime;
+pub mod schemas;
 pub mod supervisor;
 pub mod wit;

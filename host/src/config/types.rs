@@ -303,6 +303,75 @@ pub struct SourceSection {
     /// flight (backpressure).
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
+    /// The schema-registry subject records are published under; validated before publishing.
+    pub schema: Option<SchemaSpec>,
+}
+
+/// `[source.schema]`: register `file` under `subject` (or use the subject's latest or pinned
+/// version), publish every record with that reference, and dead-letter records that do not
+/// match it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaSpec {
+    pub subject: String,
+    /// The schema's type; needed with `file`, else taken from the registry.
+    #[serde(rename = "type")]
+    pub kind: Option<SchemaKind>,
+    /// The definition to register (JSON Schema or Avro JSON), relative to this file.
+    pub file: Option<PathBuf>,
+    /// Use this version of the subject instead of its latest (without `file`).
+    pub version: Option<u32>,
+    /// Check every record against the schema; a record that does not match is dead-lettered.
+    #[serde(default = "default_true")]
+    pub validate: bool,
+    /// Set the subject's compatibility mode before registering.
+    pub compatibility: Option<Compatibility>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SchemaKind {
+    JsonSchema,
+    Avro,
+    Protobuf,
+    String,
+    Number,
+    Bytes,
+}
+
+impl SchemaKind {
+    /// The registry's name for the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::JsonSchema => "json_schema",
+            Self::Avro => "avro",
+            Self::Protobuf => "protobuf",
+            Self::String => "string",
+            Self::Number => "number",
+            Self::Bytes => "bytes",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "json_schema" | "jsonschema" | "json" => Self::JsonSchema,
+            "avro" => Self::Avro,
+            "protobuf" | "proto" => Self::Protobuf,
+            "string" => Self::String,
+            "number" => Self::Number,
+            "bytes" => Self::Bytes,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Compatibility {
+    None,
+    Backward,
+    Forward,
+    Full,
 }
 
 fn default_dispatch() -> DispatchStrategy {

@@ -45,11 +45,19 @@ pub struct LaneSettings {
     pub backoff: Backoff,
 }
 
+/// A registry subject and the version of it a producer publishes under.
+#[derive(Debug, Clone)]
+pub struct SchemaRef {
+    pub subject: String,
+    pub version: u32,
+}
+
 pub struct LaneSpec {
     pub topic: Arc<str>,
     pub index: usize,
     /// 0: not partitioned.
     pub partitions: usize,
+    pub schema: Option<SchemaRef>,
     pub settings: Arc<LaneSettings>,
 }
 
@@ -131,6 +139,9 @@ async fn create(spec: &LaneSpec) -> Result<(Producer, u64), DanubeError> {
     }
     if spec.partitions > 0 {
         builder = builder.with_partitions(spec.partitions);
+    }
+    if let Some(schema) = &spec.schema {
+        builder = builder.with_schema_version(&schema.subject, schema.version);
     }
     let mut producer = builder.build().map_err(|source| DanubeError::Client {
         what: format!("configuring a producer for {}", spec.topic),

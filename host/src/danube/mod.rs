@@ -15,4 +15,5 @@ pub mod shared_client;
 pub use connection::{Broker, DanubeError, Timeouts};
 pub use consumers::{Acks, ConsumerEvent, ConsumerHooks, ConsumerSet};
 pub use dead_letter::DeadLetterRouter;
+pub use lane::SchemaRef;
 pub use publisher::{Publisher, PublisherSettings};

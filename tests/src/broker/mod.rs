@@ -1,6 +1,6 @@
 //! An in-memory Danube broker that speaks the real gRPC protocol.
 //!
-//! It serves the producer, consumer, discovery and health-check services that
+//! It serves the producer, consumer, discovery, health-check and schema-registry services that
 //! `danube-client` uses, so tests can run against a broker that lives inside
 //! the test process. State (topics, stored messages, subscriptions and their
 //! cursors) survives [`TestBroker::stop`] / [`TestBroker::restart`], like a
@@ -13,6 +13,7 @@ mod log;
 mod message;
 mod names;
 mod options;
+mod schemas;
 mod server;
 mod service;
 mod state;

@@ -3,11 +3,12 @@
 use super::locks::{read, write};
 use super::names::{namespace_of, partition_of};
 use super::options::BrokerOptions;
+use super::schemas::Registry;
 use super::topic::Topic;
 use danube_core::proto::DispatchStrategy;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tonic::Status;
 
 /// Where a registered consumer reads from.
@@ -29,6 +30,7 @@ pub(crate) struct BrokerState {
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     producers: RwLock<HashMap<u64, Arc<Topic>>>,
     consumers: RwLock<HashMap<u64, ConsumerEntry>>,
+    schemas: Mutex<Registry>,
 }
 
 impl BrokerState {
@@ -42,7 +44,13 @@ impl BrokerState {
             topics: RwLock::default(),
             producers: RwLock::default(),
             consumers: RwLock::default(),
+            schemas: Mutex::default(),
         }
+    }
+
+    /// The schema registry; it outlives restarts, as the real broker stores it.
+    pub(crate) fn schemas(&self) -> &Mutex<Registry> {
+        &self.schemas
     }
 
     pub(crate) fn url(&self) -> &str {

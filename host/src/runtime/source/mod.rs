@@ -8,6 +8,7 @@ mod commit;
 mod inflight;
 mod pump;
 mod route;
+mod schema;
 mod steer;
 
 use super::lifecycle::{self, Lifecycle, Steer, Stop};
@@ -21,7 +22,9 @@ use crate::danube::lane::LaneSettings;
 use crate::danube::shared_client::SharedClient;
 use crate::danube::{Broker, Timeouts};
 use crate::runtime::control::Control;
+use crate::schemas::Resolved;
 use inflight::InFlight;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +43,10 @@ pub struct SourceRuntime {
     partitions: TopicPartitions,
     instance: SourceInstance,
     inflight: InFlight,
+    /// `[source.schema]`'s file, resolved against the config file's folder.
+    schema_file: Option<PathBuf>,
+    /// The schema records are published under, once resolved.
+    schema: Option<Arc<Resolved>>,
     /// A restart or swap asked for while records were in flight: applied once they are
     /// committed, since their positions belong to the running instance.
     deferred: Option<Control<Source>>,
@@ -93,8 +100,15 @@ impl SourceRuntime {
             base: Duration::from_millis(d.reconnect_backoff_ms),
             max: Duration::from_millis(d.reconnect_max_backoff_ms),
         };
+        let schema_file = source
+            .schema
+            .as_ref()
+            .and_then(|s| s.file.as_deref())
+            .map(|f| config.resolve(f));
         Self {
             broker: Broker::from_config(config),
+            schema_file,
+            schema: None,
             lanes: Arc::new(LaneSettings {
                 connector: config.connector.name.clone(),
                 client: SharedClient::new(Broker::from_config(config), timeouts),

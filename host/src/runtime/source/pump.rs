@@ -7,7 +7,7 @@ use crate::component::GuestFailure;
 use crate::component::source_instance::Source;
 use crate::danube::dead_letter::attr::{self, error_type};
 use crate::danube::lane::{LaneEvent, Outgoing};
-use crate::danube::{Publisher, PublisherSettings, connection};
+use crate::danube::{Publisher, PublisherSettings, SchemaRef, connection};
 use crate::runtime::control::Control;
 use crate::runtime::lifecycle::{self, Stop};
 use crate::runtime::shutdown::Shutdown;
@@ -28,6 +28,9 @@ impl SourceRuntime {
         if let Err(stop) = self.reach_danube(shutdown).await {
             return stop;
         }
+        if let Err(stop) = self.resolve_schema(shutdown).await {
+            return stop;
+        }
         let mut publisher = Publisher::new(
             PublisherSettings {
                 lanes: self.lanes.clone(),
@@ -35,6 +38,10 @@ impl SourceRuntime {
                 keep_unkeyed_order: self.source.keep_unkeyed_order,
                 default_partitions: self.source.partitions,
                 lane_queue: self.source.max_in_flight,
+                schema: self.schema.as_ref().map(|s| SchemaRef {
+                    subject: s.subject.clone(),
+                    version: s.version,
+                }),
             },
             self.partitions.clone(),
         );
@@ -259,6 +266,13 @@ impl SourceRuntime {
             dead_letter_topic: self.dead_letter_topic.as_deref(),
         };
         for mut record in records {
+            let marked = record.attributes.iter().any(|(k, _)| k == attr::ERROR);
+            if !marked
+                && let Some(schema) = self.schema.as_deref()
+                && let Err(reason) = schema.check(&record.payload)
+            {
+                record.attributes.push((attr::ERROR.into(), reason));
+            }
             let routed = router.route(&mut record);
             self.life.metrics.received(&routed.topic, 1);
             if routed.dead_letter {
@@ -280,10 +294,12 @@ impl SourceRuntime {
                 attributes: routed.attributes,
                 payload: record.payload,
             };
+            // Dead-lettered records are not of the schema: they go without its reference.
+            let typed = !routed.dead_letter;
             tokio::select! {
                 biased;
                 _ = shutdown.wait() => return Err(Stop::Shutdown),
-                _ = publisher.send(&routed.topic, outgoing) => {}
+                _ = publisher.send(&routed.topic, outgoing, typed) => {}
             }
         }
         Ok(())

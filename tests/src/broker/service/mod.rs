@@ -4,9 +4,11 @@ mod consumer;
 mod discovery;
 mod health;
 mod producer;
+mod schema_registry;
 
 use super::state::BrokerState;
 use danube_core::proto::consumer_service_server::ConsumerServiceServer;
+use danube_core::proto::danube_schema::schema_registry_server::SchemaRegistryServer;
 use danube_core::proto::discovery_server::DiscoveryServer;
 use danube_core::proto::health_check_server::HealthCheckServer;
 use danube_core::proto::producer_service_server::ProducerServiceServer;
@@ -25,4 +27,7 @@ pub(crate) fn routes(state: &Arc<BrokerState>) -> Routes {
         state,
     )))
     .add_service(HealthCheckServer::new(health::HealthHandler::new(state)))
+    .add_service(SchemaRegistryServer::new(
+        schema_registry::SchemaHandler::new(state),
+    ))
 }
