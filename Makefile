@@ -82,10 +82,11 @@ lint: deps
 fmt:
 	$(CARGO) fmt --all
 
-## The demo builds only what it runs: the HTTP sink component, the host (without the Kafka
-## capability, whose librdkafka takes minutes to compile) and the demo itself.
+## The demo builds only what it runs: the HTTP sink component (without Avro decoding), the
+## host (without the Kafka capability, whose librdkafka takes minutes to compile, and without
+## JSON Schema validation) and the demo itself.
 demo: demo-deps
-	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 -p sink-http
+	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 -p sink-http --no-default-features
 	$(CARGO) build -j$(JOBS) --profile demo --no-default-features -p danube-connect-host \
 	  -p danube-connect-tests --bin danube-connect-host --bin danube-connect-demo
 	target/demo/danube-connect-demo --host target/demo/danube-connect-host \

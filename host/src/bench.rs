@@ -51,6 +51,7 @@ pub fn synthetic_batch(spec: &BenchSpec, first_offset: u64) -> Vec<Message> {
                     .map(|a| (format!("attr{a}"), format!("value{a}")))
                     .collect(),
                 payload,
+                schema: None,
             }
         })
         .collect()

@@ -19,7 +19,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use danube::connect::types::{
-    BatchError, Error as GuestError, Message, Position, Record, Retry,
+    BatchError, Error as GuestError, Message, Position, Record, Retry, SchemaRef,
 };
 pub use exports::danube::connect::sink;
 pub use exports::danube::connect::source;

@@ -1,7 +1,7 @@
 //! Raw bindings generated from `wit/`. Most connectors never touch these directly.
 
 /// Bindings for the `sink-connector` world; owns the shared `types`, `log`, `metrics`,
-/// `state` and `kafka` bindings. WASI interfaces map onto the `wasip2` crate.
+/// `state`, `schemas` and `kafka` bindings. WASI interfaces map onto the `wasip2` crate.
 pub mod sink {
     wit_bindgen::generate!({
         path: "../wit",
@@ -30,6 +30,7 @@ pub mod source {
             "danube:connect/log@0.1.0": crate::bindings::sink::danube::connect::log,
             "danube:connect/metrics@0.1.0": crate::bindings::sink::danube::connect::metrics,
             "danube:connect/state@0.1.0": crate::bindings::sink::danube::connect::state,
+            "danube:connect/schemas@0.1.0": crate::bindings::sink::danube::connect::schemas,
             "danube:connect/kafka@0.1.0": crate::bindings::sink::danube::connect::kafka,
             "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
             "wasi:http/types@0.2.12": wasip2::http::types,

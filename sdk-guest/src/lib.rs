@@ -32,12 +32,14 @@
 //!
 //! Besides the traits the crate offers [`log`], [`metrics`], [`state`], an [`http`] client,
 //! an [`mqtt`] client, requests pushed in over HTTP ([`inbound_http`]), [`postgres`] sessions and replication streams, [`kafka`] consumers and
-//! producers and [`topics`] settings for sources; a component imports only the host interfaces it actually uses.
+//! producers, the [`schemas`] registry and [`topics`] settings for sources; a component imports only the host interfaces it actually uses.
 //! [`FieldPath`] looks up a dotted option like `order.customer.id` in a JSON payload, and
 //! [`dlq`] names the attributes of dead-lettered messages.
 
 pub mod bindings;
 mod config;
+#[cfg(feature = "avro")]
+pub mod decode;
 pub mod dlq;
 mod error;
 mod field_path;
@@ -49,6 +51,7 @@ mod message;
 pub mod metrics;
 pub mod mqtt;
 pub mod postgres;
+pub mod schemas;
 pub mod sink;
 pub mod source;
 pub mod state;

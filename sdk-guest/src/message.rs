@@ -17,6 +17,7 @@ impl Message {
             key: None,
             attributes: Vec::new(),
             payload: payload.into(),
+            schema: None,
         }
     }
 
@@ -68,6 +69,18 @@ impl Message {
     /// All attributes in the order the producer set them.
     pub fn attributes(&self) -> &[(String, String)] {
         &self.attributes
+    }
+
+    /// The registry schema the producer published with, if any; [`crate::schemas::get`]
+    /// returns it.
+    pub fn schema(&self) -> Option<crate::schemas::SchemaRef> {
+        self.schema
+    }
+
+    /// Sets the schema reference (builder style), as a typed producer would.
+    pub fn with_schema(mut self, id: u64, version: u32) -> Self {
+        self.schema = Some(crate::schemas::SchemaRef { id, version });
+        self
     }
 
     /// The raw payload bytes.

@@ -226,7 +226,8 @@ async fn a_compatible_definition_becomes_a_new_version_an_incompatible_one_is_re
     assert_eq!(view.state(), "failed", "{:?}\n{}", view, host.log());
     let error = view.last_error().unwrap_or_default().to_string();
     assert!(
-        error.contains("refused registering the schema") && error.contains("not compatible"),
+        error.contains(&format!("refused registering a schema under {subject}"))
+            && error.contains("not compatible"),
         "{error}"
     );
     assert!(host.log().contains("not compatible"), "{}", host.log());

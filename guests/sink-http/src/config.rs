@@ -47,6 +47,11 @@ pub struct RawConfig {
     /// `json_array`/`ndjson` only: what to do with a payload that is not JSON.
     #[serde(default)]
     pub non_json: NonJson,
+    /// `auto`: payloads published with a registry schema are sent as JSON (Avro decoded with
+    /// the version the message names); a payload that does not decode is dead-lettered.
+    /// Default `none`: payloads are sent as they are.
+    #[serde(default)]
+    pub decode: Decode,
     /// `json_array`/`ndjson` only: upper bound of one request body; larger batches are split
     /// over several requests. Default 1 MiB.
     #[serde(default = "default_max_batch_bytes")]
@@ -114,6 +119,15 @@ pub enum BodyMode {
     JsonArray,
     /// One JSON document per line.
     Ndjson,
+}
+
+/// What happens to payloads published with a registry schema.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decode {
+    #[default]
+    None,
+    Auto,
 }
 
 /// What the batch modes do with a payload that is not valid JSON.
@@ -188,6 +202,7 @@ pub struct Settings {
     pub body: BodyMode,
     pub content_type: String,
     pub non_json: NonJson,
+    pub decode: Decode,
     pub max_batch_bytes: usize,
     pub metadata_headers: bool,
     pub attribute_header_prefix: String,
@@ -309,6 +324,7 @@ impl RawConfig {
             body: self.body,
             content_type,
             non_json: self.non_json,
+            decode: self.decode,
             max_batch_bytes: self.max_batch_bytes,
             metadata_headers: self.metadata_headers,
             attribute_header_prefix: self.attribute_header_prefix,

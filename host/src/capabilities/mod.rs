@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod mqtt;
 pub mod postgres;
 pub mod schema;
+pub mod schemas;
 pub mod state;
 pub mod tls;
 pub mod topics;
@@ -34,6 +35,7 @@ registry::register_units! {
     log: log::Log,
     metrics: metrics::Metrics,
     topics: topics::Topics,
+    schemas: schemas::Schemas,
     state: state::State,
     http: http::Http,
     mqtt: mqtt::Mqtt,

@@ -1,6 +1,6 @@
 //! Danube's message type to the WIT `message` a sink receives.
 
-use crate::wit::Message;
+use crate::wit::{Message, SchemaRef};
 use danube_core::message::StreamMessage;
 
 pub fn to_guest(m: &StreamMessage) -> Message {
@@ -20,5 +20,9 @@ pub fn to_guest(m: &StreamMessage) -> Message {
         key: m.routing_key.clone(),
         attributes,
         payload: m.payload.to_vec(),
+        schema: m
+            .schema_id
+            .zip(m.schema_version)
+            .map(|(id, version)| SchemaRef { id, version }),
     }
 }

@@ -2,6 +2,7 @@
 //! subject's schema reference and checked against that schema first, so a record that does
 //! not match goes to the dead-letter topic instead of to consumers.
 
+pub mod calls;
 mod definition;
 mod error;
 mod resolve;
