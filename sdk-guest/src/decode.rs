@@ -10,6 +10,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use std::collections::HashMap;
 
+/// The Avro implementation the decoder uses, for connectors that read Avro schemas too.
+pub use apache_avro;
+
 /// Header of Avro's single-object encoding: two marker bytes, then an 8-byte fingerprint.
 const SINGLE_OBJECT: [u8; 2] = [0xC3, 0x01];
 const SINGLE_OBJECT_HEADER: usize = 10;
@@ -99,6 +102,12 @@ pub struct Decoded {
 }
 
 impl Decoded {
+    /// The decoded messages, for a sink that consumes its batch; [`Decoded::outcome`] still
+    /// knows where they came from.
+    pub fn take_messages(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.messages)
+    }
+
     /// The outcome of delivering `messages`, told about the original batch: failures are
     /// re-indexed and joined by the messages that did not decode.
     pub fn outcome(self, delivered: Result<(), BatchError>) -> Result<(), BatchError> {

@@ -51,9 +51,20 @@ pub struct RawConfig {
     /// `always`; `never`.
     #[serde(default)]
     pub deduplicate: Deduplicate,
-    /// `CREATE TABLE …` run once at `open` when the table does not exist.
+    /// At `open`, when the table does not exist: a `CREATE TABLE …` statement to run, or
+    /// `true` to create it from the latest version of `schema_subject`.
     #[serde(default)]
-    pub create_table: Option<String>,
+    pub create_table: Option<CreateTable>,
+    /// The registry subject `create_table = true` takes the table's columns from.
+    #[serde(default)]
+    pub schema_subject: Option<String>,
+    /// `ORDER BY` of a table created from a schema. Default `tuple()`.
+    #[serde(default = "default_order_by")]
+    pub order_by: String,
+    /// `auto` (default): payloads published with a registry schema are decoded to JSON with
+    /// the version they name (Avro); `none`: payloads are inserted as they are.
+    #[serde(default)]
+    pub decode: Decode,
     /// Most insert requests spent isolating bad rows in one batch; rows still unresolved
     /// after that are dead-lettered with the last error.
     #[serde(default = "default_isolation_requests")]
@@ -76,6 +87,30 @@ pub struct MetadataColumns {
     /// Message attribute name → column.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+}
+
+/// `create_table` as written: a statement, or `true` / `false`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum CreateTable {
+    FromSchema(bool),
+    Ddl(String),
+}
+
+/// Where a missing table comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableSource {
+    Ddl(String),
+    /// The latest version of this subject.
+    Schema(String),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decode {
+    #[default]
+    Auto,
+    None,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -106,6 +141,10 @@ pub enum Deduplicate {
 
 fn default_database() -> String {
     "default".into()
+}
+
+fn default_order_by() -> String {
+    "tuple()".into()
 }
 
 fn default_level() -> u32 {
@@ -144,7 +183,9 @@ pub struct Settings {
     pub compression: Option<u32>,
     pub timeout: Duration,
     pub deduplicate: Deduplicate,
-    pub create_table: Option<String>,
+    pub create_table: Option<TableSource>,
+    pub order_by: String,
+    pub decode: Decode,
     pub max_isolation_requests: usize,
 }
 
@@ -248,12 +289,25 @@ impl RawConfig {
         if self.timeout_ms == 0 {
             return Err(invalid("timeout_ms", "must be at least 1"));
         }
-        let create_table = match self.create_table {
-            Some(ddl) if ddl.trim().is_empty() => {
+        let create_table = match (self.create_table, self.schema_subject) {
+            (Some(CreateTable::Ddl(ddl)), _) if ddl.trim().is_empty() => {
                 return Err(invalid("create_table", "is empty"));
             }
-            other => other,
+            (Some(CreateTable::Ddl(ddl)), _) => Some(TableSource::Ddl(ddl)),
+            (Some(CreateTable::FromSchema(true)), Some(subject)) if !subject.trim().is_empty() => {
+                Some(TableSource::Schema(subject))
+            }
+            (Some(CreateTable::FromSchema(true)), _) => {
+                return Err(invalid(
+                    "schema_subject",
+                    "is needed with `create_table = true`: the subject whose fields become the columns",
+                ));
+            }
+            (Some(CreateTable::FromSchema(false)) | None, _) => None,
         };
+        if self.order_by.trim().is_empty() {
+            return Err(invalid("order_by", "is empty; `tuple()` orders by nothing"));
+        }
         Ok(Settings {
             url: self.url.trim_end_matches('/').to_owned(),
             database: self.database,
@@ -267,6 +321,8 @@ impl RawConfig {
             timeout: Duration::from_millis(self.timeout_ms),
             deduplicate: self.deduplicate,
             create_table,
+            order_by: self.order_by,
+            decode: self.decode,
             max_isolation_requests: self.max_isolation_requests.max(1),
         })
     }

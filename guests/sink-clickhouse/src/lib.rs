@@ -5,6 +5,7 @@
 
 mod classify;
 mod config;
+mod ddl;
 mod dedup_token;
 mod deliver;
 mod encode;
@@ -14,7 +15,9 @@ mod setup;
 
 use danube_connect_sdk::{BatchError, Config, Error, Message, Sink, export_sink, log};
 
-use crate::config::{RawConfig, Settings};
+use danube_connect_sdk::decode::JsonDecoder;
+
+use crate::config::{Decode, RawConfig, Settings};
 use crate::request::Client;
 
 pub struct ClickHouseSink {
@@ -22,6 +25,8 @@ pub struct ClickHouseSink {
     client: Client,
     /// Whether inserts carry `insert_deduplication_token`.
     deduplicate: bool,
+    /// Typed payloads to JSON, one schema version fetched once.
+    decoder: JsonDecoder,
 }
 
 impl Sink for ClickHouseSink {
@@ -32,6 +37,7 @@ impl Sink for ClickHouseSink {
             settings,
             client,
             deduplicate: false,
+            decoder: JsonDecoder::new(),
         };
         sink.ensure_table()?;
         sink.deduplicate = sink.server_deduplicates()?;
@@ -46,7 +52,12 @@ impl Sink for ClickHouseSink {
     }
 
     fn process(&mut self, batch: Vec<Message>) -> Result<(), BatchError> {
-        self.deliver(batch)
+        if self.settings.decode == Decode::None {
+            return self.deliver(batch);
+        }
+        let mut decoded = self.decoder.decode_batch(batch)?;
+        let delivered = self.deliver(decoded.take_messages());
+        decoded.outcome(delivered)
     }
 }
 

@@ -1,11 +1,12 @@
 //! At `open`: the table exists (created from `create_table` if asked) and whether the server
 //! takes deduplication tokens.
 
-use danube_connect_sdk::{Error, log};
+use danube_connect_sdk::{Error, log, schemas};
 
 use crate::ClickHouseSink;
 use crate::classify::Failure;
-use crate::config::Deduplicate;
+use crate::config::{Deduplicate, TableSource};
+use crate::ddl;
 
 /// An error at `open`: a server that is not up yet is retried, anything else is reported
 /// as configuration.
@@ -28,13 +29,31 @@ impl ClickHouseSink {
             return Ok(());
         }
         let table = self.settings.qualified_table();
-        let Some(ddl) = &self.settings.create_table else {
-            return Err(Error::config(format!(
-                "table {table} does not exist: create it, or give its DDL in `create_table`"
-            )));
+        let ddl = match &self.settings.create_table {
+            None => {
+                return Err(Error::config(format!(
+                    "table {table} does not exist: create it, give its DDL in `create_table`, \
+                     or set `create_table = true` and `schema_subject`"
+                )));
+            }
+            Some(TableSource::Ddl(ddl)) => ddl.clone(),
+            Some(TableSource::Schema(subject)) => {
+                let schema = schemas::latest(subject)?;
+                let ddl = ddl::create_table(&self.settings, &schema).map_err(|e| {
+                    Error::config(format!(
+                        "invalid config at `create_table`: cannot make {table} from {subject} v{}: {e}",
+                        schema.version
+                    ))
+                })?;
+                log::info_with(
+                    "creating the table from a schema",
+                    &[("subject", subject), ("version", &schema.version)],
+                );
+                ddl
+            }
         };
         log::info_with("creating the table", &[("table", &table)]);
-        self.client.statement(ddl).map_err(open_error)?;
+        self.client.statement(&ddl).map_err(open_error)?;
         if !self.table_exists()? {
             return Err(Error::config(format!(
                 "`create_table` ran but table {table} still does not exist: does the DDL create `{}`.`{}`?",

@@ -21,6 +21,7 @@ pub mod postgres;
 pub mod receiver;
 mod server_process;
 pub mod tinyproxy;
+pub mod typed;
 pub mod webhook_client;
 
 pub use admin::{AdminReply, View};
