@@ -3,7 +3,7 @@
 //! in-memory registry that gives every new definition of a subject the next version.
 
 use crate::Error;
-pub use crate::bindings::sink::danube::connect::schemas::{Schema, SchemaType};
+pub use crate::bindings::sink::danube::connect::schemas::{Compatibility, Schema, SchemaType};
 pub use crate::bindings::sink::danube::connect::types::SchemaRef;
 
 /// The registry refused or could not be reached; its reason.
@@ -38,12 +38,17 @@ pub fn register(
     imp::register(subject, schema_type, definition).map_err(SchemaError)
 }
 
+/// Sets the mode `subject`'s next registrations are checked with; the subject must exist.
+pub fn set_compatibility(subject: &str, mode: Compatibility) -> Result<(), SchemaError> {
+    imp::set_compatibility(subject, mode).map_err(SchemaError)
+}
+
 #[cfg(target_arch = "wasm32")]
 use crate::bindings::sink::danube::connect::schemas as imp;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
-    use super::{Schema, SchemaRef, SchemaType};
+    use super::{Compatibility, Schema, SchemaRef, SchemaType};
     use std::cell::RefCell;
 
     thread_local! {
@@ -69,6 +74,10 @@ mod imp {
                 .cloned()
                 .ok_or_else(|| format!("Subject '{subject}' not found"))
         })
+    }
+
+    pub fn set_compatibility(subject: &str, _mode: Compatibility) -> Result<(), String> {
+        latest(subject).map(|_| ())
     }
 
     pub fn register(

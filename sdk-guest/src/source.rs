@@ -42,7 +42,15 @@ impl Record {
             attributes: Vec::new(),
             payload: payload.into(),
             position: None,
+            schema: None,
         }
+    }
+
+    /// Publishes the record under a registry schema, e.g. one [`crate::schemas::register`]
+    /// returned; without it the connector's `[source.schema]` applies.
+    pub fn with_schema(mut self, schema: crate::schemas::SchemaRef) -> Self {
+        self.schema = Some(schema);
+        self
     }
 
     /// Publishes to `topic` instead of the default topic.

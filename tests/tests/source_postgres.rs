@@ -7,6 +7,7 @@ use danube_connect_tests::harness::danube::Reader;
 use danube_connect_tests::harness::postgres::{
     self, PASSWORD, Postgres, PostgresOptions, SUPERUSER,
 };
+use danube_connect_tests::harness::typed;
 use danube_connect_tests::harness::{
     Danube, HostProcess, HostSpec, eventually, paths, unique_topic,
 };
@@ -1041,4 +1042,68 @@ async fn a_snapshot_killed_halfway_is_taken_again() {
         "{}",
         host.log()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_table_is_published_under_its_json_schema_and_ddl_makes_a_new_version() {
+    let pg = Postgres::start();
+    let db = pg.client().await;
+    db.batch_execute(
+        "CREATE TABLE orders (id int PRIMARY KEY, note text, at timestamptz, tags text[]);
+         INSERT INTO orders VALUES (1, 'before start', '2024-01-02 03:04:05+00', '{a}');",
+    )
+    .await
+    .expect("schema");
+    let danube = Danube::start().await;
+    let base = unique_topic("pgtyped");
+    let subject_base = base.replace('/', "_");
+    let mut orders = danube.reader(&format!("{base}_public_orders")).await;
+    let config = format!(
+        "schema_subject = \"{subject_base}-{{schema}}-{{table}}\"\nschema_compatibility = \"backward\""
+    );
+    let mut host = HostProcess::start(cdc("pg-typed", &pg, &base, &config), danube.url());
+    ready(&mut host).await;
+    db.batch_execute("INSERT INTO orders VALUES (2, 'streamed', NULL, '{b,c}')")
+        .await
+        .expect("insert");
+    let first = orders.take(2, Duration::from_secs(30)).await;
+    assert_eq!(first.len(), 2, "{}", host.log());
+
+    db.batch_execute("ALTER TABLE orders ADD COLUMN qty int")
+        .await
+        .expect("ddl");
+    db.batch_execute("INSERT INTO orders VALUES (3, 'after ddl', NULL, NULL, 7)")
+        .await
+        .expect("insert");
+    let later = orders.take(1, Duration::from_secs(30)).await;
+    assert_eq!(later.len(), 1, "{}", host.log());
+
+    let subject = format!("{subject_base}-public-orders");
+    let registry = danube.client().await.schema();
+    let latest = registry
+        .get_latest_schema(&subject)
+        .await
+        .expect("registered");
+    assert_eq!(latest.version, 2, "a new version after ADD COLUMN");
+    for (m, version) in first
+        .iter()
+        .map(|m| (m, 1))
+        .chain(later.iter().map(|m| (m, 2)))
+    {
+        assert_eq!(m.schema_id, Some(latest.schema_id), "{:?}", event(m));
+        assert_eq!(m.schema_version, Some(version), "{:?}", event(m));
+        // Every event is valid under the version it names.
+        let info = registry
+            .get_schema_version(latest.schema_id, Some(version))
+            .await
+            .expect("version");
+        let definition = typed::registered_definition(&info.schema_definition);
+        let validator = jsonschema::validator_for(&definition).expect("a JSON Schema");
+        let e = event(m);
+        assert!(validator.is_valid(&e), "{e} under v{version}: {definition}");
+        let row = &definition["$defs"]["row"]["properties"];
+        assert_eq!(row["qty"].is_null(), version == 1, "{definition}");
+    }
+    assert_eq!(event(&first[0])["op"], "r");
+    assert_eq!(event(&later[0])["after"]["qty"], 7);
 }

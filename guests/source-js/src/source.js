@@ -221,6 +221,7 @@ function record(n) {
     attributes: [],
     payload: encoder.encode(text),
     position: { streamId: STREAM, value: n.toString() },
+    schema: undefined,
   };
 }
 

@@ -4,6 +4,7 @@
 use crate::tables::TableFilter;
 use crate::topic::TopicRule;
 use danube_connect_sdk::postgres::ConnectOptions;
+use danube_connect_sdk::schemas::Compatibility;
 use danube_connect_sdk::{Error, Names};
 use serde::Deserialize;
 
@@ -39,6 +40,13 @@ pub struct RawConfig {
     pub topic: Option<String>,
     #[serde(default)]
     pub numeric_as_number: bool,
+    /// Registry subject template (`{schema}`, `{table}`): each table's change events are
+    /// published under a JSON Schema registered there. Absent: untyped.
+    #[serde(default)]
+    pub schema_subject: Option<String>,
+    /// Compatibility mode set on each table's subject: none, backward, forward or full.
+    #[serde(default)]
+    pub schema_compatibility: Option<String>,
     #[serde(default = "default_heartbeat")]
     pub heartbeat_interval_ms: u32,
     #[serde(default)]
@@ -111,6 +119,8 @@ pub struct Settings {
     pub snapshot_fetch: u32,
     pub topic: TopicRule,
     pub numeric_as_number: bool,
+    /// Subject template and compatibility mode of the per-table schemas.
+    pub schemas: Option<(String, Option<Compatibility>)>,
     pub heartbeat_interval_ms: u32,
     pub heartbeat_message: bool,
     pub status_interval_ms: u32,
@@ -138,6 +148,30 @@ impl RawConfig {
             Some(t) => TopicRule::template(&t).map_err(|m| Error::config(format!("topic: {m}")))?,
             None => TopicRule::Default,
         };
+        let compatibility = match self.schema_compatibility.as_deref() {
+            None => None,
+            Some("none") => Some(Compatibility::None),
+            Some("backward") => Some(Compatibility::Backward),
+            Some("forward") => Some(Compatibility::Forward),
+            Some("full") => Some(Compatibility::Full),
+            Some(other) => {
+                return Err(Error::config(format!(
+                    "schema_compatibility: \"{other}\" is not none, backward, forward or full"
+                )));
+            }
+        };
+        let schemas = match self.schema_subject {
+            Some(s) if s.trim().is_empty() => {
+                return Err(Error::config("schema_subject: must not be empty"));
+            }
+            Some(s) => Some((s, compatibility)),
+            None if compatibility.is_some() => {
+                return Err(Error::config(
+                    "schema_compatibility: needs schema_subject, the subjects it applies to",
+                ));
+            }
+            None => None,
+        };
         let mut connect = ConnectOptions::new(self.host, self.database, self.user);
         connect.port = Some(port);
         connect.password = self.password.filter(|p| !p.is_empty());
@@ -154,6 +188,7 @@ impl RawConfig {
             snapshot_fetch: self.snapshot_fetch.max(1),
             topic,
             numeric_as_number: self.numeric_as_number,
+            schemas,
             heartbeat_interval_ms: self.heartbeat_interval_ms,
             heartbeat_message: self.heartbeat_message,
             status_interval_ms: self.status_interval_ms,

@@ -4,6 +4,7 @@
 use crate::lsn;
 use crate::pgoutput::{Cell, Relation, TupleData};
 use crate::topic::TopicRule;
+use crate::typed::TableSchemas;
 use crate::values::{ValueOptions, to_json};
 use danube_connect_sdk::Record;
 use serde_json::{Map, Value, json};
@@ -66,6 +67,8 @@ pub struct EventBuilder {
     pub database: String,
     pub topic: TopicRule,
     pub values: ValueOptions,
+    /// Per-table registry schemas, when `schema_subject` is set.
+    pub schemas: Option<TableSchemas>,
 }
 
 impl EventBuilder {
@@ -117,6 +120,13 @@ impl EventBuilder {
         }
         if let Some(key) = key {
             record = record.with_key(key);
+        }
+        if let Some(schema) = self
+            .schemas
+            .as_ref()
+            .and_then(|s| s.reference(table, &self.values, now_ms))
+        {
+            record = record.with_schema(schema);
         }
         record
     }
@@ -203,6 +213,7 @@ mod tests {
             database: "shop".into(),
             topic: TopicRule::template("/cdc/{schema}_{table}").expect("valid"),
             values: ValueOptions::default(),
+            schemas: None,
         }
     }
 

@@ -13,6 +13,7 @@ mod snapshot;
 mod stream;
 mod tables;
 mod topic;
+mod typed;
 pub mod values;
 
 use config::{RawConfig, Settings, SnapshotMode};
@@ -22,6 +23,7 @@ use event::EventBuilder;
 use snapshot::{Progress, Snapshot};
 use std::time::{Duration, Instant};
 use stream::Changes;
+use typed::TableSchemas;
 use values::ValueOptions;
 
 pub struct PostgresSource {
@@ -53,6 +55,10 @@ impl Source for PostgresSource {
             values: ValueOptions {
                 numeric_as_number: settings.numeric_as_number,
             },
+            schemas: settings
+                .schemas
+                .clone()
+                .map(|(subject, mode)| TableSchemas::new(subject, mode)),
         };
         let changes = Changes::new(builder, settings.tables.clone());
         let mut source = PostgresSource {

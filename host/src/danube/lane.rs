@@ -17,6 +17,8 @@ pub struct Outgoing {
     pub key: Option<String>,
     pub attributes: HashMap<String, String>,
     pub payload: Vec<u8>,
+    /// The schema it is published under.
+    pub schema: Option<Arc<SchemaRef>>,
 }
 
 /// What lanes tell the runtime.
@@ -46,7 +48,7 @@ pub struct LaneSettings {
 }
 
 /// A registry subject and the version of it a producer publishes under.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaRef {
     pub subject: String,
     pub version: u32,
@@ -57,7 +59,6 @@ pub struct LaneSpec {
     pub index: usize,
     /// 0: not partitioned.
     pub partitions: usize,
-    pub schema: Option<SchemaRef>,
     pub settings: Arc<LaneSettings>,
 }
 
@@ -66,18 +67,26 @@ pub async fn run(
     mut queue: mpsc::Receiver<Outgoing>,
     events: mpsc::UnboundedSender<LaneEvent>,
 ) {
-    // The producer and the client generation it was built on.
-    let mut producer: Option<(Producer, u64)> = None;
+    // The producer, the client generation it was built on and the schema it carries.
+    let mut producer: Option<(Producer, u64, Option<Arc<SchemaRef>>)> = None;
     let mut attempt = 0u32;
     while let Some(record) = queue.recv().await {
+        // A producer carries one schema version: a record under another one (a table's new
+        // version after DDL) gets a producer of its own, in order.
+        if producer
+            .as_ref()
+            .is_some_and(|(_, _, s)| *s != record.schema)
+        {
+            producer = None;
+        }
         loop {
             let started = Instant::now();
             let result = match producer.as_ref() {
-                Some((p, _)) => send(p, &spec, &record).await,
-                None => match create(&spec).await {
-                    Ok(built) => {
-                        let sent = send(&built.0, &spec, &record).await;
-                        producer = Some(built);
+                Some((p, _, _)) => send(p, &spec, &record).await,
+                None => match create(&spec, record.schema.as_deref()).await {
+                    Ok((built, generation)) => {
+                        let sent = send(&built, &spec, &record).await;
+                        producer = Some((built, generation, record.schema.clone()));
                         sent
                     }
                     Err(e) => Err(e),
@@ -99,7 +108,7 @@ pub async fn run(
                 Err(error) => {
                     // After a broker restart a producer fails until it is created again, and
                     // the old client's channels may be dead: start over with both.
-                    if let Some((_, generation)) = producer.take() {
+                    if let Some((_, generation, _)) = producer.take() {
                         spec.settings.client.discard(generation).await;
                     }
                     let retry_in = spec.settings.backoff.delay(attempt, None);
@@ -120,7 +129,10 @@ pub async fn run(
     }
 }
 
-async fn create(spec: &LaneSpec) -> Result<(Producer, u64), DanubeError> {
+async fn create(
+    spec: &LaneSpec,
+    schema: Option<&SchemaRef>,
+) -> Result<(Producer, u64), DanubeError> {
     let s = &spec.settings;
     let lease = s.client.get().await?;
     let mut builder = lease
@@ -140,7 +152,7 @@ async fn create(spec: &LaneSpec) -> Result<(Producer, u64), DanubeError> {
     if spec.partitions > 0 {
         builder = builder.with_partitions(spec.partitions);
     }
-    if let Some(schema) = &spec.schema {
+    if let Some(schema) = schema {
         builder = builder.with_schema_version(&schema.subject, schema.version);
     }
     let mut producer = builder.build().map_err(|source| DanubeError::Client {

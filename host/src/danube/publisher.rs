@@ -1,7 +1,7 @@
 //! Publishes a source's records: several producer lanes per destination topic, created on
 //! first use, with records spread by key hash so records with the same key keep their order.
 
-use super::lane::{self, LaneEvent, LaneSettings, LaneSpec, Outgoing, SchemaRef};
+use super::lane::{self, LaneEvent, LaneSettings, LaneSpec, Outgoing};
 use crate::capabilities::topics::TopicPartitions;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
@@ -16,8 +16,6 @@ pub struct PublisherSettings {
     pub default_partitions: usize,
     /// Records a lane may hold before `send` waits.
     pub lane_queue: usize,
-    /// The schema typed records are published under.
-    pub schema: Option<SchemaRef>,
 }
 
 struct Topic {
@@ -49,14 +47,12 @@ impl Publisher {
     }
 
     /// Queue a record on its topic's lane; waits while that lane is full (backpressure).
-    /// `typed` says whether the topic's producers carry the schema reference (decided by
-    /// the first record of a topic: a topic is either a destination or a dead-letter topic).
-    pub async fn send(&mut self, topic: &str, record: Outgoing, typed: bool) {
+    pub async fn send(&mut self, topic: &str, record: Outgoing) {
         let lanes_per_topic = self.settings.lanes_per_topic;
         let keep_order = self.settings.keep_unkeyed_order;
         let entry = match self.topics.get_mut(topic) {
             Some(t) => t,
-            None => self.open_topic(topic, typed),
+            None => self.open_topic(topic),
         };
         let lane = match &record.key {
             Some(key) => lane_for_key(key, lanes_per_topic),
@@ -76,7 +72,7 @@ impl Publisher {
         &mut self.events
     }
 
-    fn open_topic(&mut self, topic: &str, typed: bool) -> &mut Topic {
+    fn open_topic(&mut self, topic: &str) -> &mut Topic {
         let name: Arc<str> = topic.into();
         let partitions = self
             .partitions
@@ -91,7 +87,6 @@ impl Publisher {
                     topic: name.clone(),
                     index,
                     partitions,
-                    schema: self.settings.schema.clone().filter(|_| typed),
                     settings: self.settings.lanes.clone(),
                 };
                 self.tasks

@@ -75,6 +75,7 @@ pub fn launch(
                 source.clone(),
                 SourceInstance::new(factory),
                 settings.capabilities.topics.clone(),
+                settings.capabilities.schemas.clone(),
                 hosted.with(rx),
             );
             (tokio::spawn(runtime.run(shutdown)), Steering::Source(tx))

@@ -99,3 +99,18 @@ pub async fn typed_producer(danube: &Danube, topic: &str, subject: &str, version
 pub fn subject(name: &str) -> String {
     format!("{}-value", unique_topic(name).replace('/', "_"))
 }
+
+/// A definition as registered: danube-broker v0.15 returns it wrapped in its own type
+/// (`{"JsonSchema": {"raw_schema": …}}`), the test broker as the real one does.
+pub fn registered_definition(bytes: &[u8]) -> serde_json::Value {
+    let value: serde_json::Value = serde_json::from_slice(bytes).expect("a JSON definition");
+    let raw = value
+        .as_object()
+        .and_then(|o| o.values().next())
+        .and_then(|inner| inner.get("raw_schema"))
+        .and_then(|r| r.as_str());
+    match raw {
+        Some(raw) => serde_json::from_str(raw).expect("the raw schema is JSON"),
+        None => value,
+    }
+}

@@ -1,7 +1,7 @@
 //! What the connector's instances share: a client of the connector's broker (made on first
 //! use, so a connector that never asks opens nothing) and the versions already fetched.
 
-use crate::config::{ConnectorConfig, SchemaKind};
+use crate::config::{Compatibility, ConnectorConfig, SchemaKind};
 use crate::danube::shared_client::SharedClient;
 use crate::danube::{Broker, Timeouts};
 use crate::schemas::{SchemaError, calls, raw_definition};
@@ -95,6 +95,21 @@ impl SchemaAccess {
             .await?;
         self.keep(&fetched);
         Ok(fetched)
+    }
+
+    pub async fn set_compatibility(
+        &self,
+        subject: &str,
+        mode: Compatibility,
+    ) -> Result<(), String> {
+        let lease = self.client.get().await.map_err(|e| e.to_string())?;
+        let set = calls::set_mode(&lease.client, subject, mode, self.timeouts).await;
+        if let Err(e) = &set
+            && e.retryable()
+        {
+            self.client.discard(lease.generation).await;
+        }
+        set.map_err(|e| e.to_string())
     }
 
     fn cached(&self, id: u64, version: u32) -> Option<Fetched> {

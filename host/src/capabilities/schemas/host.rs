@@ -1,7 +1,7 @@
 //! The WIT side of `danube:connect/schemas`.
 
 use super::access::{Fetched, SchemaAccess};
-use crate::config::SchemaKind;
+use crate::config::{Compatibility, SchemaKind};
 use bindings::danube::connect::schemas as wit;
 use std::sync::Arc;
 
@@ -46,6 +46,27 @@ impl wit::Host for SchemasCapability {
             .register(&subject, from_wit(schema_type), &definition)
             .await
             .map(to_wit)
+    }
+
+    async fn set_compatibility(
+        &mut self,
+        subject: String,
+        mode: wit::Compatibility,
+    ) -> Result<(), String> {
+        self.access
+            .set_compatibility(&subject, Self::mode(mode))
+            .await
+    }
+}
+
+impl SchemasCapability {
+    fn mode(m: wit::Compatibility) -> Compatibility {
+        match m {
+            wit::Compatibility::None => Compatibility::None,
+            wit::Compatibility::Backward => Compatibility::Backward,
+            wit::Compatibility::Forward => Compatibility::Forward,
+            wit::Compatibility::Full => Compatibility::Full,
+        }
     }
 }
 

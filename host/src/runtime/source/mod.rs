@@ -14,16 +14,19 @@ mod steer;
 use super::lifecycle::{self, Lifecycle, Steer, Stop};
 use super::shutdown::Shutdown;
 use crate::backoff::Backoff;
+use crate::capabilities::schemas::SchemaAccess;
 use crate::capabilities::topics::TopicPartitions;
 use crate::component::SourceInstance;
 use crate::component::source_instance::{Source, SourceFactory};
 use crate::config::{ConnectorConfig, DispatchStrategy, SourceSection};
+use crate::danube::SchemaRef;
 use crate::danube::lane::LaneSettings;
 use crate::danube::shared_client::SharedClient;
 use crate::danube::{Broker, Timeouts};
 use crate::runtime::control::Control;
 use crate::schemas::Resolved;
 use inflight::InFlight;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,8 +48,13 @@ pub struct SourceRuntime {
     inflight: InFlight,
     /// `[source.schema]`'s file, resolved against the config file's folder.
     schema_file: Option<PathBuf>,
-    /// The schema records are published under, once resolved.
+    /// The schema records are published under, once resolved, and its reference.
     schema: Option<Arc<Resolved>>,
+    schema_ref: Option<Arc<SchemaRef>>,
+    /// The registry as the connector's `schemas` capability reaches it, and the references
+    /// records named so far.
+    schemas: Arc<SchemaAccess>,
+    record_schemas: HashMap<(u64, u32), Arc<SchemaRef>>,
     /// A restart or swap asked for while records were in flight: applied once they are
     /// committed, since their positions belong to the running instance.
     deferred: Option<Control<Source>>,
@@ -89,6 +97,7 @@ impl SourceRuntime {
         source: SourceSection,
         instance: SourceInstance,
         partitions: TopicPartitions,
+        schemas: Arc<SchemaAccess>,
         hosting: Hosting<Source>,
     ) -> Self {
         let r = &config.runtime;
@@ -109,6 +118,9 @@ impl SourceRuntime {
             broker: Broker::from_config(config),
             schema_file,
             schema: None,
+            schema_ref: None,
+            schemas,
+            record_schemas: HashMap::new(),
             lanes: Arc::new(LaneSettings {
                 connector: config.connector.name.clone(),
                 client: SharedClient::new(Broker::from_config(config), timeouts),

@@ -3,11 +3,12 @@
 
 use super::SourceRuntime;
 use super::route::Router;
+use super::schema::schema_of;
 use crate::component::GuestFailure;
 use crate::component::source_instance::Source;
 use crate::danube::dead_letter::attr::{self, error_type};
 use crate::danube::lane::{LaneEvent, Outgoing};
-use crate::danube::{Publisher, PublisherSettings, SchemaRef, connection};
+use crate::danube::{Publisher, PublisherSettings, connection};
 use crate::runtime::control::Control;
 use crate::runtime::lifecycle::{self, Stop};
 use crate::runtime::shutdown::Shutdown;
@@ -38,10 +39,6 @@ impl SourceRuntime {
                 keep_unkeyed_order: self.source.keep_unkeyed_order,
                 default_partitions: self.source.partitions,
                 lane_queue: self.source.max_in_flight,
-                schema: self.schema.as_ref().map(|s| SchemaRef {
-                    subject: s.subject.clone(),
-                    version: s.version,
-                }),
             },
             self.partitions.clone(),
         );
@@ -266,11 +263,18 @@ impl SourceRuntime {
             dead_letter_topic: self.dead_letter_topic.as_deref(),
         };
         for mut record in records {
+            let own = match record.schema.take() {
+                Some(r) => Some(schema_of(&mut self.record_schemas, &self.schemas, r).await),
+                None => None,
+            };
             let marked = record.attributes.iter().any(|(k, _)| k == attr::ERROR);
-            if !marked
-                && let Some(schema) = self.schema.as_deref()
-                && let Err(reason) = schema.check(&record.payload)
-            {
+            let reason = match (&own, self.schema.as_deref()) {
+                _ if marked => None,
+                (Some(Err(why)), _) => Some(why.clone()),
+                (None, Some(schema)) => schema.check(&record.payload).err(),
+                _ => None,
+            };
+            if let Some(reason) = reason {
                 record.attributes.push((attr::ERROR.into(), reason));
             }
             let routed = router.route(&mut record);
@@ -288,18 +292,23 @@ impl SourceRuntime {
                         .map_or("", String::as_str)
                 );
             }
+            // Dead-lettered records are not of the schema: they go without its reference.
+            let schema = match own {
+                _ if routed.dead_letter => None,
+                Some(own) => own.ok(),
+                None => self.schema_ref.clone(),
+            };
             let outgoing = Outgoing {
                 batch,
                 key: routed.key,
                 attributes: routed.attributes,
                 payload: record.payload,
+                schema,
             };
-            // Dead-lettered records are not of the schema: they go without its reference.
-            let typed = !routed.dead_letter;
             tokio::select! {
                 biased;
                 _ = shutdown.wait() => return Err(Stop::Shutdown),
-                _ = publisher.send(&routed.topic, outgoing, typed) => {}
+                _ = publisher.send(&routed.topic, outgoing) => {}
             }
         }
         Ok(())

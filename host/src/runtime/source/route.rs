@@ -84,6 +84,7 @@ mod tests {
                 .collect(),
             payload: b"x".to_vec(),
             position: None,
+            schema: None,
         }
     }
 

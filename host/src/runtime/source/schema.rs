@@ -3,10 +3,13 @@
 //! against the version it is published under.
 
 use super::SourceRuntime;
+use crate::capabilities::schemas::SchemaAccess;
+use crate::danube::SchemaRef;
 use crate::runtime::lifecycle::{self, Stop};
 use crate::runtime::shutdown::Shutdown;
 use crate::runtime::status::State;
 use crate::schemas;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 impl SourceRuntime {
@@ -51,6 +54,10 @@ impl SourceRuntime {
                         validate = resolved.validator.is_some(),
                         "publishing under schema"
                     );
+                    self.schema_ref = Some(Arc::new(SchemaRef {
+                        subject: resolved.subject.clone(),
+                        version: resolved.version,
+                    }));
                     self.schema = Some(Arc::new(resolved));
                     return Ok(());
                 }
@@ -69,4 +76,29 @@ impl SourceRuntime {
             }
         }
     }
+}
+
+/// The subject and version a record's own schema reference names (registered by the
+/// connector through `schemas`, so normally already known); a reference the registry does not
+/// know dead-letters the record with the reason.
+pub(super) async fn schema_of(
+    known: &mut HashMap<(u64, u32), Arc<SchemaRef>>,
+    registry: &SchemaAccess,
+    r: crate::wit::SchemaRef,
+) -> Result<Arc<SchemaRef>, String> {
+    if let Some(hit) = known.get(&(r.id, r.version)) {
+        return Ok(hit.clone());
+    }
+    let fetched = registry.get(r.id, r.version).await.map_err(|e| {
+        format!(
+            "the record names schema {} v{}, which cannot be used: {e}",
+            r.id, r.version
+        )
+    })?;
+    let hit = Arc::new(SchemaRef {
+        subject: fetched.subject,
+        version: fetched.version,
+    });
+    known.insert((r.id, r.version), hit.clone());
+    Ok(hit)
 }
