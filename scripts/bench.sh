@@ -58,6 +58,9 @@ if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
   "$BENCH" e2e --danube-url "$DANUBE_SERVICE_URL" --messages "${E2E_REAL_MESSAGES:-20000}" --producers 4 --component "$W/sink_http.wasm" --buffer
 fi
 
+echo "== Typed records: JSON Schema validation and Avro -> JSON per message, one core"
+"$PWD/target/release/danube-connect-schema-bench" --rounds 200
+
 echo "== MQTT source: Mosquitto -> source_mqtt.wasm -> Danube, then devices -> the host's MQTT server, vs a bare publisher, QoS 1, 256 B"
 SOURCE=$PWD/target/release/danube-connect-source-bench
 env -u DANUBE_SERVICE_URL "$SOURCE" --messages "${MQTT_MESSAGES:-100000}" --producers 4
