@@ -64,28 +64,57 @@ fn metadata_columns(s: &Settings) -> Vec<(String, String)> {
     columns
 }
 
+/// The parts of a JSON Schema a table is made from, its properties in the order written
+/// (columns follow it; a JSON map would sort them).
+#[derive(serde::Deserialize)]
+struct ObjectSchema {
+    properties: Option<OrderedProperties>,
+    #[serde(default)]
+    required: Vec<String>,
+}
+
+struct OrderedProperties(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for OrderedProperties {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct InOrder;
+        impl<'de> serde::de::Visitor<'de> for InOrder {
+            type Value = OrderedProperties;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of property schemas")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(OrderedProperties(entries))
+            }
+        }
+        d.deserialize_map(InOrder)
+    }
+}
+
 fn json_schema_columns(text: &str) -> Result<Vec<(String, String)>, String> {
-    let schema: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("the JSON Schema is not JSON: {e}"))?;
+    let schema: ObjectSchema = serde_json::from_str(text)
+        .map_err(|e| format!("the JSON Schema is not an object schema: {e}"))?;
     let properties = schema
-        .get("properties")
-        .and_then(|p| p.as_object())
+        .properties
         .ok_or("the JSON Schema has no `properties`")?;
-    let required: Vec<&str> = schema
-        .get("required")
-        .and_then(|r| r.as_array())
-        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
-        .unwrap_or_default();
     Ok(properties
-        .iter()
+        .0
+        .into_iter()
         .map(|(name, p)| {
-            let (ty, nullable) = json_type(p);
-            let ty = if nullable || !required.contains(&name.as_str()) {
+            let (ty, nullable) = json_type(&p);
+            let ty = if nullable || !schema.required.contains(&name) {
                 nullable_of(&ty)
             } else {
                 ty
             };
-            (name.clone(), ty)
+            (name, ty)
         })
         .collect())
 }
@@ -275,6 +304,13 @@ mod tests {
             assert!(ddl.contains(column), "{column} in {ddl}");
         }
         assert!(ddl.ends_with("ORDER BY id"), "{ddl}");
+        let id = ddl.find("`id`").unwrap_or(usize::MAX);
+        let note = ddl.find("`note`").unwrap_or(0);
+        let nested = ddl.find("`nested`").unwrap_or(0);
+        assert!(
+            id < note && note < nested,
+            "columns in the schema's order: {ddl}"
+        );
     }
 
     #[test]
