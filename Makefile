@@ -84,7 +84,7 @@ fmt:
 
 ## The demo builds only what it runs: the HTTP sink component (without Avro decoding), the
 ## host (without the Kafka capability, whose librdkafka takes minutes to compile, and without
-## JSON Schema validation) and the demo itself.
+## JSON Schema and Avro validation) and the demo itself.
 demo: demo-deps
 	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 -p sink-http --no-default-features
 	$(CARGO) build -j$(JOBS) --profile demo --no-default-features -p danube-connect-host \

@@ -162,7 +162,11 @@ pub fn avro_to_json(schema: &apache_avro::Schema, payload: &[u8]) -> Result<Vec<
         let reader =
             apache_avro::Reader::with_schema(schema, payload).map_err(|e| e.to_string())?;
         let values = reader
-            .map(|v| v.map(to_json).map_err(|e| e.to_string()))
+            .map(|v| match v {
+                Ok(v) if v.validate(schema) => Ok(to_json(v)),
+                Ok(_) => Err("a record is cut short".to_string()),
+                Err(e) => Err(e.to_string()),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         match <[serde_json::Value; 1]>::try_from(values) {
             Ok([one]) => one,
@@ -176,6 +180,10 @@ pub fn avro_to_json(schema: &apache_avro::Schema, payload: &[u8]) -> Result<Vec<
         let mut rest = datum;
         let value =
             apache_avro::from_avro_datum(schema, &mut rest, None).map_err(|e| e.to_string())?;
+        // apache-avro reads a string cut short as null rather than failing.
+        if !value.validate(schema) {
+            return Err("the record is cut short".into());
+        }
         if !rest.is_empty() {
             return Err(format!("{} bytes left over after the record", rest.len()));
         }
@@ -270,6 +278,15 @@ mod tests {
         let schema = apache_avro::Schema::parse_str(ORDER).unwrap();
         let datum = encoded(&schema, 7);
         assert!(avro_to_json(&schema, &datum[..datum.len() - 2]).is_err());
+        // Cut inside the last string field: apache-avro alone would read a null.
+        let text = apache_avro::Schema::parse_str(
+            r#"{"type":"record","name":"T","fields":[{"name":"s","type":"string"}]}"#,
+        )
+        .unwrap();
+        let mut r = Record::new(&text).unwrap();
+        r.put("s", "pen");
+        let short = apache_avro::to_avro_datum(&text, r).unwrap();
+        assert!(avro_to_json(&text, &short[..short.len() - 1]).is_err());
         let mut longer = datum.clone();
         longer.extend_from_slice(b"junk");
         assert!(

@@ -190,7 +190,7 @@ fn check_schema(c: &ConnectorConfig, schema: &SchemaSpec) -> Result<(), (&'stati
     }
     let Some(file) = &schema.file else {
         if schema.validate
-            && let Some(kind @ (SchemaKind::Avro | SchemaKind::Protobuf)) = schema.kind
+            && let Some(kind @ SchemaKind::Protobuf) = schema.kind
         {
             let e = crate::schemas::Validator::new(&schema.subject, kind, b"").err();
             return Err((
@@ -292,7 +292,7 @@ mod tests {
                 "must not be empty",
             ),
             (
-                r#"subject = "s", type = "avro""#,
+                r#"subject = "s", type = "protobuf""#,
                 "source.schema.validate",
                 "validate = false",
             ),
@@ -303,7 +303,7 @@ mod tests {
                 "{schema}: {e}"
             );
         }
-        let unchecked = r#"subject = "s", type = "avro", validate = false"#;
+        let unchecked = r#"subject = "s", type = "protobuf", validate = false"#;
         assert_eq!(schema_error(dir.path(), unchecked), "");
     }
 }

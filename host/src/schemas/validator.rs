@@ -10,6 +10,9 @@ const MAX_ERRORS: usize = 5;
 pub enum Validator {
     #[cfg(feature = "json-schema")]
     Json(Box<jsonschema::Validator>),
+    /// Avro binary: a bare datum, single-object encoding or an object container file.
+    #[cfg(feature = "avro")]
+    Avro(Box<apache_avro::Schema>),
     /// UTF-8 text.
     Text,
     /// A 4- or 8-byte binary number, as the broker's own validator reads `number`.
@@ -23,6 +26,8 @@ impl std::fmt::Debug for Validator {
         let name = match self {
             #[cfg(feature = "json-schema")]
             Self::Json(_) => "json_schema",
+            #[cfg(feature = "avro")]
+            Self::Avro(_) => "avro",
             Self::Text => "string",
             Self::Number => "number",
             Self::Any => "bytes",
@@ -46,7 +51,7 @@ impl Validator {
             SchemaKind::String => Ok(Self::Text),
             SchemaKind::Number => Ok(Self::Number),
             SchemaKind::Bytes => Ok(Self::Any),
-            SchemaKind::Avro => Err(unsupported("Avro")),
+            SchemaKind::Avro => avro(subject, raw),
             SchemaKind::Protobuf => Err(unsupported("Protobuf")),
         }
     }
@@ -75,6 +80,8 @@ impl Validator {
                     .collect();
                 Err(errors.join("; "))
             }
+            #[cfg(feature = "avro")]
+            Self::Avro(schema) => avro_check(schema, payload),
             Self::Text => std::str::from_utf8(payload)
                 .map(|_| ())
                 .map_err(|e| format!("the payload is not UTF-8 text: {e}")),
@@ -84,6 +91,73 @@ impl Validator {
             },
             Self::Any => Ok(()),
         }
+    }
+}
+
+#[cfg(feature = "avro")]
+fn avro(subject: &str, raw: &[u8]) -> Result<Validator, SchemaError> {
+    let parsed = std::str::from_utf8(raw)
+        .map_err(|e| e.to_string())
+        .and_then(|text| apache_avro::Schema::parse_str(text).map_err(|e| e.to_string()))
+        .map_err(|message| SchemaError::Definition {
+            subject: subject.to_string(),
+            message: format!("not a valid Avro schema: {message}"),
+        })?;
+    Ok(Validator::Avro(Box::new(parsed)))
+}
+
+#[cfg(not(feature = "avro"))]
+fn avro(subject: &str, _raw: &[u8]) -> Result<Validator, SchemaError> {
+    Err(SchemaError::Definition {
+        subject: subject.to_string(),
+        message: "this host was built without Avro validation (feature `avro`)".into(),
+    })
+}
+
+/// Header of Avro's single-object encoding (marker, then an 8-byte fingerprint) and the magic
+/// of an object container file.
+#[cfg(feature = "avro")]
+const SINGLE_OBJECT: [u8; 2] = [0xC3, 0x01];
+#[cfg(feature = "avro")]
+const CONTAINER: &[u8] = b"Obj\x01";
+
+/// The payload reads as records of `schema`, to its last byte.
+#[cfg(feature = "avro")]
+fn avro_check(schema: &apache_avro::Schema, payload: &[u8]) -> Result<(), String> {
+    if payload.starts_with(CONTAINER) {
+        let reader = apache_avro::Reader::with_schema(schema, payload)
+            .map_err(|e| format!("not an Avro container of this schema: {e}"))?;
+        let mut records = 0usize;
+        for value in reader {
+            let value = value.map_err(|e| format!("record {records} does not read: {e}"))?;
+            if !value.validate(schema) {
+                return Err(format!("record {records} is cut short"));
+            }
+            records += 1;
+        }
+        return if records == 0 {
+            Err("an Avro container without records".into())
+        } else {
+            Ok(())
+        };
+    }
+    let mut rest = match payload.strip_prefix(&SINGLE_OBJECT) {
+        Some(after) if after.len() >= 8 => &after[8..],
+        _ => payload,
+    };
+    let value = apache_avro::from_avro_datum(schema, &mut rest, None)
+        .map_err(|e| format!("not an Avro record of this schema: {e}"))?;
+    // apache-avro reads a string cut short as null rather than failing.
+    if !value.validate(schema) {
+        return Err("the Avro record is cut short".into());
+    }
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} bytes left over after the Avro record",
+            rest.len()
+        ))
     }
 }
 
@@ -149,6 +223,29 @@ mod tests {
         let number = Validator::new("s", SchemaKind::Number, b"").expect("number");
         assert!(number.check(&7u64.to_be_bytes()).is_ok());
         assert!(number.check(b"7").is_err());
-        assert!(Validator::new("s", SchemaKind::Avro, b"{}").is_err());
+        assert!(Validator::new("s", SchemaKind::Protobuf, b"").is_err());
+    }
+
+    #[cfg(feature = "avro")]
+    #[test]
+    fn avro_records_must_read_to_their_last_byte() {
+        let definition = br#"{"type":"record","name":"O","fields":[{"name":"id","type":"long"},{"name":"item","type":"string"}]}"#;
+        let v = Validator::new("orders", SchemaKind::Avro, definition).expect("compiles");
+        let Validator::Avro(schema) = &v else {
+            panic!("{v:?}")
+        };
+        let mut r = apache_avro::types::Record::new(schema).expect("record");
+        r.put("id", 7i64);
+        r.put("item", "pen");
+        let datum = apache_avro::to_avro_datum(schema, r).expect("encode");
+        assert_eq!(v.check(&datum), Ok(()));
+        let mut single = vec![0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8];
+        single.extend_from_slice(&datum);
+        assert_eq!(v.check(&single), Ok(()));
+        assert!(v.check(&datum[..datum.len() - 1]).is_err());
+        let mut longer = datum.clone();
+        longer.push(0);
+        assert!(v.check(&longer).expect_err("extra").contains("left over"));
+        assert!(Validator::new("s", SchemaKind::Avro, b"{\"type\": \"nope\"}").is_err());
     }
 }
