@@ -67,9 +67,10 @@ impl Host {
 
     /// What every instance of this connector gets: capabilities (opened once here), limits
     /// and its `[config]`.
-    /// Its grants are read from the config here, so a bad `[capabilities.*]` section fails
-    /// start-up naming the file and the key.
+    /// Its grants and its `[source.schema]` file are read here, so a bad `[capabilities.*]`
+    /// section or schema fails start-up naming the file and the key.
     pub fn instance_settings(&self, config: &ConnectorConfig) -> anyhow::Result<InstanceSettings> {
+        crate::schemas::check_config(config)?;
         let grants = Grants::from_config(config)?;
         let connector = ConnectorContext {
             name: config.connector.name.as_str().into(),

@@ -3,6 +3,7 @@
 pub mod backoff;
 pub mod bench;
 pub mod capabilities;
+pub mod client;
 pub mod component;
 pub mod config;
 pub mod danube;

@@ -12,6 +12,8 @@ const LAYERS: &[&str] = &[
     "config",       // the connector file: TOML, env overrides, validation
     "observe",      // Prometheus metrics and the totals read back from them
     "wit",          // bindings of what connectors export and the types they share
+    "client",       // reaching the broker: address, TLS, token, timeouts, a shared client
+    "schemas",      // the schema registry: register, look up, check records
     "capabilities", // what connectors import, one unit each
     "engine",       // the wasmtime engine and epoch ticker
     "component",    // load, link, instantiate, call with limits

@@ -4,6 +4,7 @@
 
 use danube_client::SchemaType;
 use danube_connect_tests::harness::clickhouse::ClickHouse;
+use danube_connect_tests::harness::danube::attribute;
 use danube_connect_tests::harness::typed::{
     ORDER_V1, avro, order_datum, register, subject, typed_producer,
 };
@@ -25,12 +26,7 @@ async fn the_table_is_created_from_the_schema_and_typed_rows_land_in_it() {
     let p = Pipeline::start_on(danube, "typed-ch", "sink_clickhouse", &config).await;
     let mut dlq = p.danube.reader(&format!("{}-dlq", p.topic)).await;
 
-    // DESCRIBE lists columns in table order (Debian's 18.16 has no `system.columns.position`).
-    let described = ch.exec("DESCRIBE TABLE default.orders FORMAT TSV").await;
-    let columns: Vec<String> = described
-        .lines()
-        .map(|l| l.split('\t').take(2).collect::<Vec<_>>().join(" "))
-        .collect();
+    let columns = ch.columns("default.orders").await;
     assert_eq!(
         columns,
         [
@@ -80,11 +76,7 @@ async fn the_table_is_created_from_the_schema_and_typed_rows_land_in_it() {
 
     let dead = dlq.take(1, Duration::from_secs(30)).await;
     assert_eq!(dead.len(), 1, "{}", p.host.log());
-    let reason = dead[0]
-        .attributes
-        .get("dlq.error")
-        .cloned()
-        .unwrap_or_default();
+    let reason = attribute(&dead[0], "dlq.error");
     assert!(reason.contains("does not decode with schema"), "{reason}");
 }
 

@@ -3,6 +3,7 @@
 //! restart); a payload its schema cannot read is dead-lettered with the reason.
 
 use danube_client::SchemaType;
+use danube_connect_tests::harness::danube::attribute;
 use danube_connect_tests::harness::typed::{
     ORDER_V1, ORDER_V2, avro, order_datum, order_json, register, subject, typed_producer,
 };
@@ -73,11 +74,7 @@ async fn avro_is_delivered_as_json_field_by_field_and_corrupt_payloads_are_dead_
 
     let dead = dlq.take(1, Duration::from_secs(30)).await;
     assert_eq!(dead.len(), 1, "{}", p.host.log());
-    let reason = dead[0]
-        .attributes
-        .get("dlq.error")
-        .cloned()
-        .unwrap_or_default();
+    let reason = attribute(&dead[0], "dlq.error");
     assert!(
         reason.contains("does not decode with schema") && reason.contains(" v1"),
         "{reason}"

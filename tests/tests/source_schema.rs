@@ -3,10 +3,10 @@
 //! consumer sees it), and dead-letters records that do not match, with the reason.
 
 use danube_client::SchemaType;
+use danube_connect_tests::harness::danube::attribute;
 use danube_connect_tests::harness::host_process::free_port;
 use danube_connect_tests::harness::webhook_client::WebhookClient;
-use danube_connect_tests::harness::{Danube, HostProcess, HostSpec, paths, unique_topic};
-use danube_core::message::StreamMessage;
+use danube_connect_tests::harness::{Danube, HostProcess, HostSpec, paths, typed, unique_topic};
 use std::path::Path;
 use std::time::Duration;
 
@@ -73,15 +73,11 @@ async fn post(client: &WebhookClient, host: &HostProcess, body: &str) {
     panic!("{body}: the listener never opened\n{}", host.log());
 }
 
-fn attr<'a>(m: &'a StreamMessage, key: &str) -> &'a str {
-    m.attributes.get(key).map_or("", String::as_str)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_carry_the_schema_reference_and_invalid_ones_are_dead_lettered() {
     let danube = Danube::start().await;
     let topic = unique_topic("typed");
-    let subject = format!("{}-value", &topic[topic.rfind('/').map_or(0, |i| i + 1)..]);
+    let subject = typed::subject("orders");
     let dir = tempfile::tempdir().expect("dir");
     let file = schema_file(dir.path(), ORDER_V1);
     let mut out = danube.reader(&topic).await;
@@ -144,21 +140,21 @@ async fn records_carry_the_schema_reference_and_invalid_ones_are_dead_lettered()
         .collect();
     assert_eq!(dead_bodies, bad_sent, "the invalid records, as sent");
     for m in &dead {
-        let reason = attr(m, "dlq.error");
+        let reason = attribute(m, "dlq.error");
         assert!(
             reason.starts_with(&format!("does not match schema {subject} v1 (json_schema)")),
             "{reason}"
         );
-        assert_eq!(attr(m, "dlq.error_type"), "invalid_data");
+        assert_eq!(attribute(m, "dlq.error_type"), "invalid_data");
         assert_eq!(
             m.schema_id, None,
             "a dead-lettered record is not of the schema"
         );
     }
     assert!(
-        attr(&dead[0], "dlq.error").contains("/id"),
+        attribute(&dead[0], "dlq.error").contains("/id"),
         "the reason names the field: {}",
-        attr(&dead[0], "dlq.error")
+        attribute(&dead[0], "dlq.error")
     );
     assert!(out.take(1, Duration::from_millis(300)).await.is_empty());
 }
@@ -167,7 +163,7 @@ async fn records_carry_the_schema_reference_and_invalid_ones_are_dead_lettered()
 async fn a_compatible_definition_becomes_a_new_version_an_incompatible_one_is_refused() {
     let danube = Danube::start().await;
     let topic = unique_topic("evolve");
-    let subject = format!("{}-value", &topic[topic.rfind('/').map_or(0, |i| i + 1)..]);
+    let subject = typed::subject("orders");
     let dir = tempfile::tempdir().expect("dir");
     let registry = danube.client().await.schema();
     registry

@@ -4,6 +4,7 @@
 //! run as shipped; only the addresses come from the environment, as the example documents.
 
 use danube_connect_tests::harness::clickhouse::ClickHouse;
+use danube_connect_tests::harness::danube::attribute;
 use danube_connect_tests::harness::host_process::free_port;
 use danube_connect_tests::harness::webhook_client::WebhookClient;
 use danube_connect_tests::harness::{Danube, eventually, http, paths, typed, unique_topic};
@@ -91,11 +92,7 @@ async fn orders_are_validated_registered_and_land_in_a_table_made_from_their_sch
     })
     .await;
     assert_eq!(landed, Some(20), "{}", host_log());
-    let described = ch.exec("DESCRIBE TABLE default.orders FORMAT TSV").await;
-    let columns: Vec<String> = described
-        .lines()
-        .map(|l| l.split('\t').take(2).collect::<Vec<_>>().join(" "))
-        .collect();
+    let columns = ch.columns("default.orders").await;
     assert_eq!(
         columns,
         [
@@ -117,11 +114,7 @@ async fn orders_are_validated_registered_and_land_in_a_table_made_from_their_sch
 
     let dead = dlq.take(2, Duration::from_secs(30)).await;
     assert_eq!(dead.len(), 2, "{}", host_log());
-    let reason = dead[0]
-        .attributes
-        .get("dlq.error")
-        .cloned()
-        .unwrap_or_default();
+    let reason = attribute(&dead[0], "dlq.error");
     assert!(
         reason.starts_with(&format!("does not match schema {subject} v1"))
             && reason.contains("/id"),

@@ -1,6 +1,6 @@
 //! Checks serde cannot express: names Danube accepts, sensible ranges, one role per file.
 
-use super::{ConfigError, ConnectorConfig, Pipeline, SchemaKind, SchemaSpec, SubscriptionType};
+use super::{ConfigError, ConnectorConfig, Pipeline, SubscriptionType};
 
 /// Below this a single large message could never fit.
 const MIN_BUFFER_BYTES: u64 = 64 << 10;
@@ -109,9 +109,6 @@ pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
         if source.poll_interval_ms > u64::from(u32::MAX) {
             return Err(err("source.poll_interval_ms", "is too large".into()));
         }
-        if let Some(schema) = &source.schema {
-            check_schema(c, schema).map_err(|(key, m)| err(key, m))?;
-        }
     }
     if let Some(dlq) = &c.runtime.dead_letter_topic {
         check_topic(dlq).map_err(|m| err("runtime.dead_letter_topic", m))?;
@@ -182,67 +179,9 @@ pub fn check_topic(t: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A schema the host can register and check records against; read and compiled here so a
-/// bad file is named before the connector starts.
-fn check_schema(c: &ConnectorConfig, schema: &SchemaSpec) -> Result<(), (&'static str, String)> {
-    if schema.subject.trim().is_empty() {
-        return Err(("source.schema.subject", "must not be empty".into()));
-    }
-    let Some(file) = &schema.file else {
-        if schema.validate
-            && let Some(kind @ SchemaKind::Protobuf) = schema.kind
-        {
-            let e = crate::schemas::Validator::new(&schema.subject, kind, b"").err();
-            return Err((
-                "source.schema.validate",
-                e.map(|e| e.to_string()).unwrap_or_default(),
-            ));
-        }
-        return Ok(());
-    };
-    if schema.version.is_some() {
-        return Err((
-            "source.schema.version",
-            "pins a registered version; it cannot be combined with `file`".into(),
-        ));
-    }
-    let Some(kind) = schema.kind else {
-        return Err((
-            "source.schema.type",
-            "is needed with `file` (json_schema, avro, protobuf, string, number or bytes)".into(),
-        ));
-    };
-    let path = c.resolve(file);
-    let definition = std::fs::read(&path).map_err(|e| {
-        (
-            "source.schema.file",
-            format!("cannot read {}: {e}", path.display()),
-        )
-    })?;
-    if schema.validate {
-        crate::schemas::Validator::new(&schema.subject, kind, &definition)
-            .map_err(|e| ("source.schema.file", e.to_string()))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::check_topic;
-    use crate::config::load_str;
-    use std::path::Path;
-
-    /// The error of a source file whose `[source.schema]` is `schema`, read from `dir`.
-    fn schema_error(dir: &Path, schema: &str) -> String {
-        let text = format!(
-            "[connector]\nname = \"c\"\n[source]\ntopic = \"/default/out\"\n\
-             schema = {{ {schema} }}\n"
-        );
-        match load_str(&text, &dir.join("c.toml"), &|_| None) {
-            Ok(_) => String::new(),
-            Err(e) => e.to_string(),
-        }
-    }
 
     #[test]
     fn topic_names() {
@@ -256,54 +195,5 @@ mod tests {
         ] {
             assert!(check_topic(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn schema_files_are_read_and_checked_with_the_key_named() {
-        let dir = tempfile::tempdir().expect("dir");
-        std::fs::write(dir.path().join("ok.json"), r#"{"type":"object"}"#).expect("ok");
-        std::fs::write(dir.path().join("bad.json"), r#"{"type": 7}"#).expect("bad");
-        let ok = r#"subject = "s", type = "json_schema", file = "ok.json""#;
-        assert_eq!(schema_error(dir.path(), ok), "");
-        for (schema, key, says) in [
-            (
-                r#"subject = "s", file = "ok.json""#,
-                "source.schema.type",
-                "is needed",
-            ),
-            (
-                r#"subject = "s", type = "json_schema", file = "missing.json""#,
-                "source.schema.file",
-                "cannot read",
-            ),
-            (
-                r#"subject = "s", type = "json_schema", file = "bad.json""#,
-                "source.schema.file",
-                "not a valid JSON Schema",
-            ),
-            (
-                r#"subject = "s", type = "json_schema", file = "ok.json", version = 2"#,
-                "source.schema.version",
-                "cannot be combined",
-            ),
-            (
-                r#"subject = " ""#,
-                "source.schema.subject",
-                "must not be empty",
-            ),
-            (
-                r#"subject = "s", type = "protobuf""#,
-                "source.schema.validate",
-                "validate = false",
-            ),
-        ] {
-            let e = schema_error(dir.path(), schema);
-            assert!(
-                e.contains("c.toml") && e.contains(key) && e.contains(says),
-                "{schema}: {e}"
-            );
-        }
-        let unchecked = r#"subject = "s", type = "protobuf", validate = false"#;
-        assert_eq!(schema_error(dir.path(), unchecked), "");
     }
 }

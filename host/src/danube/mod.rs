@@ -2,7 +2,6 @@
 //! no client call has a timeout of its own, and nothing reconnects after a broker restart.
 
 pub mod ack_sender;
-pub mod connection;
 pub mod consumers;
 pub mod dead_letter;
 pub mod gaps;
@@ -10,9 +9,8 @@ pub mod lag;
 pub mod lane;
 pub mod message;
 pub mod publisher;
-pub mod shared_client;
 
-pub use connection::{Broker, DanubeError, Timeouts};
+pub use crate::client::{Broker, DanubeError, Timeouts, connection, shared_client};
 pub use consumers::{Acks, ConsumerEvent, ConsumerHooks, ConsumerSet};
 pub use dead_letter::DeadLetterRouter;
 pub use lane::SchemaRef;

@@ -2,8 +2,8 @@
 //! "refused" (the registry answered no) and "unavailable" (worth another try).
 
 use super::{SchemaError, raw_definition};
+use crate::client::{DanubeError, Timeouts};
 use crate::config::{Compatibility, SchemaKind};
-use crate::danube::{DanubeError, Timeouts};
 use danube_client::{CompatibilityMode, DanubeClient, SchemaInfo, SchemaType};
 
 /// The newest version of `subject`.

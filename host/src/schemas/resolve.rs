@@ -3,8 +3,8 @@
 //! compatibility mode), or the subject's latest or pinned version.
 
 use super::{SchemaError, Validator, calls, raw_definition};
+use crate::client::Timeouts;
 use crate::config::{SchemaKind, SchemaSpec};
-use crate::danube::Timeouts;
 use danube_client::DanubeClient;
 
 /// The schema records are published under, and how to check them.

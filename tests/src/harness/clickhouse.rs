@@ -129,6 +129,16 @@ impl ClickHouse {
             .unwrap_or_else(|_| panic!("{sql}: not a number: {text:?}"))
     }
 
+    /// `name Type` of every column of `table`, in table order (from `DESCRIBE`: Debian's 18.16
+    /// has no `system.columns.position`).
+    pub async fn columns(&self, table: &str) -> Vec<String> {
+        self.exec(&format!("DESCRIBE TABLE {table} FORMAT TSV"))
+            .await
+            .lines()
+            .map(|l| l.split('\t').take(2).collect::<Vec<_>>().join(" "))
+            .collect()
+    }
+
     /// Finished `INSERT` statements into `table` (as the connector writes it, `` `db`.`t` ``)
     /// and the rows they wrote, from `system.query_log`.
     pub async fn inserts_into(&self, table: &str) -> (u64, u64) {

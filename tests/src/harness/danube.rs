@@ -218,6 +218,11 @@ impl Gathered {
 }
 
 /// Publish `{"n":i}` for every i in `range`, in order.
+/// Attribute `name` of a message, "" when it has none.
+pub fn attribute<'a>(m: &'a StreamMessage, name: &str) -> &'a str {
+    m.attributes.get(name).map_or("", String::as_str)
+}
+
 pub async fn publish_numbered(producer: &Producer, range: std::ops::Range<u64>) {
     for i in range {
         producer

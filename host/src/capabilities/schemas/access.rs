@@ -1,9 +1,9 @@
 //! What the connector's instances share: a client of the connector's broker (made on first
 //! use, so a connector that never asks opens nothing) and the versions already fetched.
 
+use crate::client::shared_client::SharedClient;
+use crate::client::{Broker, Timeouts};
 use crate::config::{Compatibility, ConnectorConfig, SchemaKind};
-use crate::danube::shared_client::SharedClient;
-use crate::danube::{Broker, Timeouts};
 use crate::schemas::{SchemaError, calls, raw_definition};
 use danube_client::SchemaInfo;
 use std::collections::HashMap;
