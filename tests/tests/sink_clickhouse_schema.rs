@@ -2,6 +2,8 @@
 //! from a registered Avro subject (columns named and typed from the fields), decodes each
 //! typed message with the version it names, and dead-letters one that does not decode.
 
+#![cfg(feature = "typed")]
+
 use danube_client::SchemaType;
 use danube_connect_tests::harness::clickhouse::ClickHouse;
 use danube_connect_tests::harness::danube::attribute;

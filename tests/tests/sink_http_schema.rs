@@ -2,6 +2,8 @@
 //! JSON, decoded with the schema version each message names (a new version needs no
 //! restart); a payload its schema cannot read is dead-lettered with the reason.
 
+#![cfg(feature = "typed")]
+
 use danube_client::SchemaType;
 use danube_connect_tests::harness::danube::attribute;
 use danube_connect_tests::harness::typed::{

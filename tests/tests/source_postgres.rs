@@ -7,7 +7,6 @@ use danube_connect_tests::harness::danube::Reader;
 use danube_connect_tests::harness::postgres::{
     self, PASSWORD, Postgres, PostgresOptions, SUPERUSER,
 };
-use danube_connect_tests::harness::typed;
 use danube_connect_tests::harness::{
     Danube, HostProcess, HostSpec, eventually, paths, unique_topic,
 };
@@ -1044,6 +1043,7 @@ async fn a_snapshot_killed_halfway_is_taken_again() {
     );
 }
 
+#[cfg(feature = "typed")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_table_is_published_under_its_json_schema_and_ddl_makes_a_new_version() {
     let pg = Postgres::start();
@@ -1097,7 +1097,8 @@ async fn each_table_is_published_under_its_json_schema_and_ddl_makes_a_new_versi
             .get_schema_version(latest.schema_id, Some(version))
             .await
             .expect("version");
-        let definition = typed::registered_definition(&info.schema_definition);
+        let definition =
+            danube_connect_tests::harness::typed::registered_definition(&info.schema_definition);
         let validator = jsonschema::validator_for(&definition).expect("a JSON Schema");
         let e = event(m);
         assert!(validator.is_valid(&e), "{e} under v{version}: {definition}");

@@ -2,6 +2,8 @@
 //! registry, publishes every record with the schema reference (as a plain danube-client
 //! consumer sees it), and dead-letters records that do not match, with the reason.
 
+#![cfg(feature = "typed")]
+
 use danube_client::SchemaType;
 use danube_connect_tests::harness::danube::attribute;
 use danube_connect_tests::harness::host_process::free_port;

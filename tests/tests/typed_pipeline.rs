@@ -3,6 +3,8 @@
 //! the orders; an order that does not match is dead-lettered. The example's connector files
 //! run as shipped; only the addresses come from the environment, as the example documents.
 
+#![cfg(feature = "typed")]
+
 use danube_connect_tests::harness::clickhouse::ClickHouse;
 use danube_connect_tests::harness::danube::attribute;
 use danube_connect_tests::harness::host_process::free_port;

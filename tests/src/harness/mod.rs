@@ -21,6 +21,7 @@ pub mod postgres;
 pub mod receiver;
 mod server_process;
 pub mod tinyproxy;
+#[cfg(feature = "typed")]
 pub mod typed;
 pub mod webhook_client;
 
