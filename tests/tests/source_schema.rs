@@ -234,3 +234,28 @@ async fn a_compatible_definition_becomes_a_new_version_an_incompatible_one_is_re
         vec![1, 2]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_record_that_is_dead_lettered_still_lets_its_topic_be_created() {
+    let danube = Danube::start().await;
+    let topic = unique_topic("first-bad");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = schema_file(dir.path(), ORDER_V1);
+    let port = free_port();
+    let spec = typed_webhook("first-bad", port, &topic, &typed::subject("first"), &file);
+    let host = HostProcess::started(spec, danube.url()).await;
+    let client = WebhookClient::new(port);
+
+    // Nothing has created the topic: the first record goes to `<topic>-dlq`, which the host
+    // creates after `<topic>` (danube-broker v0.15.1 would otherwise refuse `<topic>` for
+    // good, taking the dead-letter topic for a partition of it).
+    post(&client, &host, r#"{"id":"one"}"#).await;
+    if let Some(broker) = danube.test_broker() {
+        assert!(broker.has_topic(&topic), "{}", host.log());
+    }
+    let mut out = danube.reader(&topic).await;
+    post(&client, &host, r#"{"id":1,"item":"pen"}"#).await;
+    let got = out.take(1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1, "{}", host.log());
+    assert_eq!(got[0].payload, br#"{"id":1,"item":"pen"}"#.to_vec());
+}

@@ -129,7 +129,7 @@ pub async fn run(
     }
 }
 
-async fn create(
+pub(super) async fn create(
     spec: &LaneSpec,
     schema: Option<&SchemaRef>,
 ) -> Result<(Producer, u64), DanubeError> {

@@ -3,7 +3,7 @@
 
 use super::lane::{self, LaneEvent, LaneSettings, LaneSpec, Outgoing};
 use crate::capabilities::topics::TopicPartitions;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -28,6 +28,8 @@ pub struct Publisher {
     settings: PublisherSettings,
     partitions: TopicPartitions,
     topics: HashMap<Arc<str>, Topic>,
+    /// Topics created ahead of their lanes by [`Publisher::create_first`].
+    created: HashSet<String>,
     tasks: Vec<JoinHandle<()>>,
     events_tx: mpsc::UnboundedSender<LaneEvent>,
     events: mpsc::UnboundedReceiver<LaneEvent>,
@@ -40,6 +42,7 @@ impl Publisher {
             settings,
             partitions,
             topics: HashMap::new(),
+            created: HashSet::new(),
             tasks: Vec::new(),
             events_tx,
             events,
@@ -72,14 +75,39 @@ impl Publisher {
         &mut self.events
     }
 
-    fn open_topic(&mut self, topic: &str) -> &mut Topic {
-        let name: Arc<str> = topic.into();
-        let partitions = self
-            .partitions
+    /// Create `topic` now if no lane has yet. danube-broker v0.15.1 takes `<topic>-dlq`,
+    /// created first, for a partition of `<topic>` and then refuses to create `<topic>` at
+    /// all: a source whose first record is dead-lettered must create its topic before the
+    /// dead-letter topic. A failure is left to the lanes, which retry.
+    pub async fn create_first(&mut self, topic: &str) {
+        if self.topics.contains_key(topic) || !self.created.insert(topic.to_string()) {
+            return;
+        }
+        let spec = LaneSpec {
+            topic: topic.into(),
+            index: 0,
+            partitions: self.partitions_of(topic),
+            settings: self.settings.lanes.clone(),
+        };
+        if let Err(e) = lane::create(&spec, None).await {
+            tracing::debug!(
+                topic,
+                "creating the topic ahead of its dead-letter topic: {e}"
+            );
+        }
+    }
+
+    fn partitions_of(&self, topic: &str) -> usize {
+        self.partitions
             .lock()
             .ok()
             .and_then(|p| p.get(topic).map(|&n| n as usize))
-            .unwrap_or(self.settings.default_partitions);
+            .unwrap_or(self.settings.default_partitions)
+    }
+
+    fn open_topic(&mut self, topic: &str) -> &mut Topic {
+        let name: Arc<str> = topic.into();
+        let partitions = self.partitions_of(topic);
         let lanes = (0..self.settings.lanes_per_topic)
             .map(|index| {
                 let (tx, rx) = mpsc::channel(self.settings.lane_queue.max(1));

@@ -111,6 +111,11 @@ impl TestBroker {
         self.state.messages_in(topic)
     }
 
+    /// Whether a producer has created `topic`.
+    pub fn has_topic(&self, topic: &str) -> bool {
+        self.state.topic(topic).is_some()
+    }
+
     /// While true, `SendMessage` answers `Status::unavailable`.
     pub fn set_refuse_publishes(&self, refuse: bool) {
         self.state.set_refuse_publishes(refuse);

@@ -308,7 +308,12 @@ impl SourceRuntime {
             tokio::select! {
                 biased;
                 _ = shutdown.wait() => return Err(Stop::Shutdown),
-                _ = publisher.send(&routed.topic, outgoing) => {}
+                _ = async {
+                    if let Some(parent) = &routed.parent {
+                        publisher.create_first(parent).await;
+                    }
+                    publisher.send(&routed.topic, outgoing).await
+                } => {}
             }
         }
         Ok(())

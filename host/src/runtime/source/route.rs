@@ -13,6 +13,9 @@ pub struct Routed {
     pub attributes: HashMap<String, String>,
     /// Set when the record goes to the dead-letter topic.
     pub dead_letter: bool,
+    /// The topic a derived dead-letter topic (`<topic>-dlq`) is named after: it must exist
+    /// first (see `Publisher::create_first`).
+    pub parent: Option<String>,
 }
 
 pub struct Router<'a> {
@@ -39,6 +42,7 @@ impl Router<'_> {
                 key,
                 attributes,
                 dead_letter: false,
+                parent: None,
             };
         };
         // An invalid topic cannot name its own dead-letter topic: use the default topic's.
@@ -60,6 +64,7 @@ impl Router<'_> {
             key,
             attributes,
             dead_letter: true,
+            parent: self.dead_letter_topic.is_none().then(|| base.to_string()),
         }
     }
 }
@@ -109,6 +114,11 @@ mod tests {
         assert_eq!(r.attributes["dlq.error"], "not JSON");
         assert_eq!(r.attributes["dlq.destination_topic"], "/default/a");
         assert_eq!(r.attributes["dlq.connector"], "gw");
+        assert_eq!(r.parent.as_deref(), Some("/default/a"), "created first");
+        assert_eq!(
+            ROUTER.route(&mut record(Some("/default/a"), &[])).parent,
+            None
+        );
     }
 
     #[test]
@@ -116,6 +126,7 @@ mod tests {
         let r = ROUTER.route(&mut record(Some("/default/a.b/c"), &[]));
         assert!(r.dead_letter);
         assert_eq!(r.topic, "/default/iot-dlq");
+        assert_eq!(r.parent.as_deref(), Some("/default/iot"));
         assert!(
             r.attributes["dlq.error"].contains("invalid topic"),
             "{:?}",
@@ -125,9 +136,8 @@ mod tests {
             dead_letter_topic: Some("/default/all-dlq"),
             ..ROUTER
         };
-        assert_eq!(
-            fixed.route(&mut record(Some("bad"), &[])).topic,
-            "/default/all-dlq"
-        );
+        let r = fixed.route(&mut record(Some("bad"), &[]));
+        assert_eq!(r.topic, "/default/all-dlq");
+        assert_eq!(r.parent, None, "a configured name is nobody's partition");
     }
 }
