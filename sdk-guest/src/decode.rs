@@ -21,8 +21,12 @@ const CONTAINER: &[u8] = b"Obj\x01";
 
 /// How messages of one schema version become JSON.
 enum Decoding {
-    /// JSON Schema, string: the payload is already what it is.
+    /// String, bytes (and JSON Schema without the `json-schema` feature): the payload is
+    /// already what it is.
     AsIs,
+    /// JSON checked against its schema.
+    #[cfg(feature = "json-schema")]
+    Json(Box<jsonschema::Validator>),
     Avro(Box<apache_avro::Schema>),
     Refuse(String),
 }
@@ -48,6 +52,18 @@ impl JsonDecoder {
         let decoding = self.decoding(schema)?;
         let json = match decoding {
             Decoding::AsIs => return Ok(()),
+            #[cfg(feature = "json-schema")]
+            Decoding::Json(validator) => {
+                return check_json(validator, m.payload()).map_err(|e| {
+                    Error::invalid_data(format!(
+                        "payload of {}@{} does not match schema {} v{}: {e}",
+                        m.topic(),
+                        m.offset(),
+                        schema.id,
+                        schema.version
+                    ))
+                });
+            }
             Decoding::Refuse(why) => return Err(Error::invalid_data(why.clone())),
             Decoding::Avro(avro) => avro_to_json(avro, m.payload()).map_err(|e| {
                 Error::invalid_data(format!(
@@ -72,9 +88,52 @@ impl JsonDecoder {
     }
 }
 
+/// Why a JSON payload does not match, with at most five reasons.
+#[cfg(feature = "json-schema")]
+fn check_json(validator: &jsonschema::Validator, payload: &[u8]) -> Result<(), String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(payload).map_err(|e| format!("not JSON: {e}"))?;
+    if validator.is_valid(&value) {
+        return Ok(());
+    }
+    let reasons: Vec<String> = validator
+        .iter_errors(&value)
+        .take(5)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            if at.is_empty() {
+                e.to_string()
+            } else {
+                format!("at {at}: {e}")
+            }
+        })
+        .collect();
+    Err(reasons.join("; "))
+}
+
+#[cfg(feature = "json-schema")]
+fn json_schema_decoding(schema: &schemas::Schema) -> Decoding {
+    let compiled = serde_json::from_slice::<serde_json::Value>(&schema.definition)
+        .map_err(|e| e.to_string())
+        .and_then(|s| jsonschema::validator_for(&s).map_err(|e| e.to_string()));
+    match compiled {
+        Ok(v) => Decoding::Json(Box::new(v)),
+        Err(e) => Decoding::Refuse(format!(
+            "schema {} v{} is not a usable JSON Schema: {e}",
+            schema.subject, schema.version
+        )),
+    }
+}
+
+#[cfg(not(feature = "json-schema"))]
+fn json_schema_decoding(_schema: &schemas::Schema) -> Decoding {
+    Decoding::AsIs
+}
+
 fn decoding_for(schema: schemas::Schema) -> Decoding {
     match schema.schema_type {
-        SchemaType::JsonSchema | SchemaType::String | SchemaType::Bytes => Decoding::AsIs,
+        SchemaType::JsonSchema => json_schema_decoding(&schema),
+        SchemaType::String | SchemaType::Bytes => Decoding::AsIs,
         SchemaType::Avro => match std::str::from_utf8(&schema.definition)
             .map_err(|e| e.to_string())
             .and_then(|s| apache_avro::Schema::parse_str(s).map_err(|e| e.to_string()))
@@ -354,5 +413,25 @@ mod tests {
             panic!("{out:?}")
         };
         assert_eq!(failed.len(), 3);
+    }
+
+    #[cfg(feature = "json-schema")]
+    #[test]
+    fn json_schema_payloads_are_checked_against_their_version() {
+        let definition =
+            br#"{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"]}"#;
+        let r = schemas::register("orders-json", SchemaType::JsonSchema, definition).unwrap();
+        let mut decoder = JsonDecoder::new();
+        let mut good = Message::new("/t", 0, br#"{"id":1}"#.to_vec()).with_schema(r.id, r.version);
+        decoder.decode(&mut good).unwrap();
+        assert_eq!(good.payload(), br#"{"id":1}"#, "left as it is");
+        let mut bad = Message::new("/t", 1, br#"{"id":"x"}"#.to_vec()).with_schema(r.id, r.version);
+        let Err(Error::InvalidData(why)) = decoder.decode(&mut bad) else {
+            panic!("a payload that does not match")
+        };
+        assert!(
+            why.contains("does not match schema") && why.contains("/id"),
+            "{why}"
+        );
     }
 }

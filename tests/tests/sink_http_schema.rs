@@ -83,3 +83,52 @@ async fn avro_is_delivered_as_json_field_by_field_and_corrupt_payloads_are_dead_
     );
     assert_eq!(dead[0].payload, corrupt, "dead-lettered as published");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_payloads_are_checked_against_the_schema_they_name() {
+    let receiver = Receiver::start().await;
+    let config = format!(
+        "[capabilities.http]\nallowed_hosts = [\"http://127.0.0.1:*\"]\n\n\
+         [config]\nurl = \"{}\"\nbody = \"ndjson\"\ndecode = \"auto\"\n",
+        receiver.url("/events")
+    );
+    let p = Pipeline::start("json-hook", "sink_http", &config).await;
+    let mut dlq = p.danube.reader(&format!("{}-dlq", p.topic)).await;
+    let subject = subject("events");
+    let schema = r#"{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"]}"#;
+    register(&p.danube, &subject, SchemaType::JsonSchema, schema).await;
+    let producer = typed_producer(&p.danube, &p.topic, &subject, 1).await;
+    for body in [r#"{"id":1}"#, r#"{"id":"two"}"#, r#"{"id":3}"#] {
+        producer
+            .send(body.as_bytes().to_vec(), None)
+            .await
+            .expect("send");
+    }
+    let got = eventually(Duration::from_secs(60), async || {
+        let lines: Vec<String> = receiver
+            .accepted()
+            .iter()
+            .flat_map(|r| {
+                String::from_utf8_lossy(&r.body)
+                    .lines()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        (lines.len() >= 2).then_some(lines)
+    })
+    .await
+    .unwrap_or_else(|| panic!("nothing arrived\n{}", p.host.log()));
+    assert_eq!(
+        got,
+        [r#"{"id":1}"#, r#"{"id":3}"#],
+        "valid payloads, as they are"
+    );
+    let dead = dlq.take(1, Duration::from_secs(30)).await;
+    assert_eq!(dead.len(), 1, "{}", p.host.log());
+    let reason = attribute(&dead[0], "dlq.error");
+    assert!(
+        reason.contains("does not match schema") && reason.contains("/id"),
+        "{reason}"
+    );
+}
