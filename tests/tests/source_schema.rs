@@ -34,6 +34,11 @@ const ORDER_BROKEN: &str = r#"{
   "required": ["id", "item"]
 }"#;
 
+/// One test at a time: a webhook port is picked free long before the host binds it (at its
+/// first poll, after the schema is resolved), and a host restarted here picks a metrics port
+/// too; tests running side by side in this binary could take each other's ports meanwhile.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The webhook source on `port`, JSON bodies of `/orders` into `topic`, published under
 /// `subject` with the definition in `file`.
 fn typed_webhook(name: &str, port: u16, topic: &str, subject: &str, file: &Path) -> HostSpec {
@@ -77,6 +82,7 @@ async fn post(client: &WebhookClient, host: &HostProcess, body: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_carry_the_schema_reference_and_invalid_ones_are_dead_lettered() {
+    let _serial = SERIAL.lock().await;
     let danube = Danube::start().await;
     let topic = unique_topic("typed");
     let subject = typed::subject("orders");
@@ -163,6 +169,7 @@ async fn records_carry_the_schema_reference_and_invalid_ones_are_dead_lettered()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_compatible_definition_becomes_a_new_version_an_incompatible_one_is_refused() {
+    let _serial = SERIAL.lock().await;
     let danube = Danube::start().await;
     let topic = unique_topic("evolve");
     let subject = typed::subject("orders");
@@ -237,6 +244,7 @@ async fn a_compatible_definition_becomes_a_new_version_an_incompatible_one_is_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_record_that_is_dead_lettered_still_lets_its_topic_be_created() {
+    let _serial = SERIAL.lock().await;
     let danube = Danube::start().await;
     let topic = unique_topic("first-bad");
     let dir = tempfile::tempdir().expect("dir");
