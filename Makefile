@@ -82,15 +82,16 @@ lint: deps
 fmt:
 	$(CARGO) fmt --all
 
-## The demo builds only what it runs: the HTTP sink component (without Avro decoding), the
+## The demo builds only what it runs: the HTTP sink component (unoptimised, without Avro
+## decoding: Cranelift still compiles it in a moment), the
 ## host (without the Kafka capability, whose librdkafka takes minutes to compile, and without
 ## JSON Schema and Avro validation) and the demo itself.
 demo: demo-deps
-	$(CARGO) build -j$(JOBS) --profile guest --target wasm32-wasip2 -p sink-http --no-default-features
+	$(CARGO) build -j$(JOBS) --profile demo --target wasm32-wasip2 -p sink-http --no-default-features
 	$(CARGO) build -j$(JOBS) --profile demo --no-default-features -p danube-connect-host \
 	  -p danube-connect-tests --bin danube-connect-host --bin danube-connect-demo
 	target/demo/danube-connect-demo --host target/demo/danube-connect-host \
-	  --component $(WASM_DIR)/sink_http.wasm
+	  --component target/wasm32-wasip2/demo/sink_http.wasm
 
 bench: guests tools
 	$(CARGO) build -j$(JOBS) --release -p danube-connect-host -p danube-connect-tests --bins
