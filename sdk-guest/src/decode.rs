@@ -361,7 +361,7 @@ mod tests {
     fn the_decoder_uses_the_version_a_message_names() {
         let schema = apache_avro::Schema::parse_str(ORDER).unwrap();
         let registered =
-            schemas::register("orders-avro", SchemaType::Avro, ORDER.as_bytes()).unwrap();
+            schemas::register("orders-avro", SchemaType::Avro, ORDER.as_bytes(), None).unwrap();
         let mut decoder = JsonDecoder::new();
         let mut typed = Message::new("/default/o", 1, encoded(&schema, 9))
             .with_schema(registered.id, registered.version);
@@ -389,7 +389,8 @@ mod tests {
     #[test]
     fn outcomes_are_told_about_the_original_batch() {
         let schema = apache_avro::Schema::parse_str(ORDER).unwrap();
-        let r = schemas::register("orders-batch", SchemaType::Avro, ORDER.as_bytes()).unwrap();
+        let r =
+            schemas::register("orders-batch", SchemaType::Avro, ORDER.as_bytes(), None).unwrap();
         let batch = vec![
             Message::new("/t", 0, encoded(&schema, 1)).with_schema(r.id, r.version),
             Message::new("/t", 1, b"\x02".to_vec()).with_schema(r.id, r.version),
@@ -420,7 +421,7 @@ mod tests {
     fn json_schema_payloads_are_checked_against_their_version() {
         let definition =
             br#"{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"]}"#;
-        let r = schemas::register("orders-json", SchemaType::JsonSchema, definition).unwrap();
+        let r = schemas::register("orders-json", SchemaType::JsonSchema, definition, None).unwrap();
         let mut decoder = JsonDecoder::new();
         let mut good = Message::new("/t", 0, br#"{"id":1}"#.to_vec()).with_schema(r.id, r.version);
         decoder.decode(&mut good).unwrap();

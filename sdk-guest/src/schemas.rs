@@ -29,18 +29,15 @@ pub fn latest(subject: &str) -> Result<Schema, SchemaError> {
 }
 
 /// Registers `definition` under `subject`: an identical definition keeps its version, a new
-/// one becomes the next version when the subject's compatibility mode allows it.
+/// one becomes the next version when the subject's compatibility mode allows it. `mode` sets
+/// that mode first.
 pub fn register(
     subject: &str,
     schema_type: SchemaType,
     definition: &[u8],
+    mode: Option<Compatibility>,
 ) -> Result<Schema, SchemaError> {
-    imp::register(subject, schema_type, definition).map_err(SchemaError)
-}
-
-/// Sets the mode `subject`'s next registrations are checked with; the subject must exist.
-pub fn set_compatibility(subject: &str, mode: Compatibility) -> Result<(), SchemaError> {
-    imp::set_compatibility(subject, mode).map_err(SchemaError)
+    imp::register(subject, schema_type, definition, mode).map_err(SchemaError)
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -76,14 +73,11 @@ mod imp {
         })
     }
 
-    pub fn set_compatibility(subject: &str, _mode: Compatibility) -> Result<(), String> {
-        latest(subject).map(|_| ())
-    }
-
     pub fn register(
         subject: &str,
         schema_type: SchemaType,
         definition: &[u8],
+        _mode: Option<Compatibility>,
     ) -> Result<Schema, String> {
         SUBJECTS.with(|s| {
             let mut all = s.borrow_mut();
@@ -123,10 +117,10 @@ mod tests {
 
     #[test]
     fn versions_count_up_per_subject_and_repeat_registrations_keep_theirs() {
-        let a1 = register("a", SchemaType::JsonSchema, b"{}").unwrap();
-        let a1_again = register("a", SchemaType::JsonSchema, b"{}").unwrap();
-        let a2 = register("a", SchemaType::JsonSchema, b"{\"type\":\"object\"}").unwrap();
-        let b1 = register("b", SchemaType::Avro, b"\"long\"").unwrap();
+        let a1 = register("a", SchemaType::JsonSchema, b"{}", None).unwrap();
+        let a1_again = register("a", SchemaType::JsonSchema, b"{}", None).unwrap();
+        let a2 = register("a", SchemaType::JsonSchema, b"{\"type\":\"object\"}", None).unwrap();
+        let b1 = register("b", SchemaType::Avro, b"\"long\"", None).unwrap();
         assert_eq!((a1.version, a1_again.version, a2.version), (1, 1, 2));
         assert_eq!(a1.id, a2.id);
         assert_ne!(a1.id, b1.id);

@@ -19,8 +19,9 @@ pub struct TableSchemas {
     /// Subject template with `{schema}` and `{table}`.
     subject: String,
     compatibility: Option<Compatibility>,
-    /// Per `schema.table`: the definition last registered and its outcome.
-    known: RefCell<HashMap<String, Known>>,
+    /// Per schema, per table (looked up without building a name on every event): the columns
+    /// last registered and the outcome.
+    known: RefCell<HashMap<String, HashMap<String, Known>>>,
 }
 
 struct Known {
@@ -59,7 +60,6 @@ impl TableSchemas {
         values: &ValueOptions,
         now_ms: u64,
     ) -> Option<SchemaRef> {
-        let name = format!("{}.{}", table.schema(), table.relation.name);
         let mut known = self.known.borrow_mut();
         let same = |k: &Known| {
             k.columns.len() == table.relation.columns.len()
@@ -68,7 +68,9 @@ impl TableSchemas {
                     .zip(&table.relation.columns)
                     .all(|((n, t), c)| *n == c.name && *t == c.type_oid)
         };
-        if let Some(k) = known.get(&name)
+        if let Some(k) = known
+            .get(table.schema())
+            .and_then(|tables| tables.get(&table.relation.name))
             && same(k)
         {
             match k.state {
@@ -78,6 +80,7 @@ impl TableSchemas {
             }
         }
         let definition = definition(table, values).to_string().into_bytes();
+        let name = format!("{}.{}", table.schema(), table.relation.name);
         let subject = self.subject(table);
         let state = match self.register(&subject, &definition) {
             Ok(r) => {
@@ -109,21 +112,21 @@ impl TableSchemas {
             .iter()
             .map(|c| (c.name.clone(), c.type_oid))
             .collect();
-        known.insert(name, Known { columns, state });
+        known
+            .entry(table.schema().to_string())
+            .or_default()
+            .insert(table.relation.name.clone(), Known { columns, state });
         reference
     }
 
     fn register(&self, subject: &str, definition: &[u8]) -> Result<SchemaRef, String> {
-        // A mode applies to the next registration, and only to a subject that exists.
-        let existed = schemas::latest(subject).is_ok();
-        if existed && let Some(mode) = self.compatibility {
-            schemas::set_compatibility(subject, mode).map_err(|e| e.0)?;
-        }
-        let schema =
-            schemas::register(subject, SchemaType::JsonSchema, definition).map_err(|e| e.0)?;
-        if !existed && let Some(mode) = self.compatibility {
-            schemas::set_compatibility(subject, mode).map_err(|e| e.0)?;
-        }
+        let schema = schemas::register(
+            subject,
+            SchemaType::JsonSchema,
+            definition,
+            self.compatibility,
+        )
+        .map_err(|e| e.0)?;
         Ok(SchemaRef {
             id: schema.id,
             version: schema.version,

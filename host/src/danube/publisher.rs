@@ -80,9 +80,10 @@ impl Publisher {
     /// all: a source whose first record is dead-lettered must create its topic before the
     /// dead-letter topic. A failure is left to the lanes, which retry.
     pub async fn create_first(&mut self, topic: &str) {
-        if self.topics.contains_key(topic) || !self.created.insert(topic.to_string()) {
+        if self.topics.contains_key(topic) || self.created.contains(topic) {
             return;
         }
+        self.created.insert(topic.to_string());
         let spec = LaneSpec {
             topic: topic.into(),
             index: 0,

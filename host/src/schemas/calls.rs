@@ -37,8 +37,35 @@ pub async fn version(
 }
 
 /// Register `definition` under `subject` and return the version that holds it: an identical
-/// definition keeps its version, which need not be the newest (a file gone back to v1).
+/// definition keeps its version, which need not be the newest (a file gone back to v1). With
+/// `mode`, the subject's compatibility mode is set first, so this registration is checked
+/// with it (a new subject takes it right after its first version: a mode needs a subject).
 pub async fn register(
+    client: &DanubeClient,
+    subject: &str,
+    kind: SchemaKind,
+    definition: &[u8],
+    mode: Option<Compatibility>,
+    timeouts: Timeouts,
+) -> Result<SchemaInfo, SchemaError> {
+    let existed = match mode {
+        Some(mode) => {
+            let existed = latest(client, subject, timeouts).await.is_ok();
+            if existed {
+                set_mode(client, subject, mode, timeouts).await?;
+            }
+            existed
+        }
+        None => true,
+    };
+    let info = register_definition(client, subject, kind, definition, timeouts).await?;
+    if !existed && let Some(mode) = mode {
+        set_mode(client, subject, mode, timeouts).await?;
+    }
+    Ok(info)
+}
+
+async fn register_definition(
     client: &DanubeClient,
     subject: &str,
     kind: SchemaKind,
@@ -70,7 +97,7 @@ pub async fn register(
     Ok(newest)
 }
 
-pub async fn set_mode(
+async fn set_mode(
     client: &DanubeClient,
     subject: &str,
     mode: Compatibility,

@@ -46,15 +46,15 @@ pub async fn resolve(
     let (info, raw) = match definition {
         Some(definition) => {
             let kind = spec.kind.unwrap_or(SchemaKind::JsonSchema);
-            // A mode applies to the next registration, and only to a subject that exists.
-            let existed = calls::latest(client, subject, timeouts).await.is_ok();
-            if existed && let Some(mode) = spec.compatibility {
-                calls::set_mode(client, subject, mode, timeouts).await?;
-            }
-            let info = calls::register(client, subject, kind, definition, timeouts).await?;
-            if !existed && let Some(mode) = spec.compatibility {
-                calls::set_mode(client, subject, mode, timeouts).await?;
-            }
+            let info = calls::register(
+                client,
+                subject,
+                kind,
+                definition,
+                spec.compatibility,
+                timeouts,
+            )
+            .await?;
             (info, definition.to_vec())
         }
         None => {

@@ -87,29 +87,15 @@ impl SchemaAccess {
         subject: &str,
         kind: SchemaKind,
         definition: &[u8],
+        mode: Option<Compatibility>,
     ) -> Result<Fetched, String> {
         let fetched = self
             .call(|client, t| async move {
-                calls::register(&client, subject, kind, definition, t).await
+                calls::register(&client, subject, kind, definition, mode, t).await
             })
             .await?;
         self.keep(&fetched);
         Ok(fetched)
-    }
-
-    pub async fn set_compatibility(
-        &self,
-        subject: &str,
-        mode: Compatibility,
-    ) -> Result<(), String> {
-        let lease = self.client.get().await.map_err(|e| e.to_string())?;
-        let set = calls::set_mode(&lease.client, subject, mode, self.timeouts).await;
-        if let Err(e) = &set
-            && e.retryable()
-        {
-            self.client.discard(lease.generation).await;
-        }
-        set.map_err(|e| e.to_string())
     }
 
     fn cached(&self, id: u64, version: u32) -> Option<Fetched> {

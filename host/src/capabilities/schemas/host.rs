@@ -41,21 +41,17 @@ impl wit::Host for SchemasCapability {
         subject: String,
         schema_type: wit::SchemaType,
         definition: Vec<u8>,
+        mode: Option<wit::Compatibility>,
     ) -> Result<wit::Schema, String> {
         self.access
-            .register(&subject, from_wit(schema_type), &definition)
+            .register(
+                &subject,
+                from_wit(schema_type),
+                &definition,
+                mode.map(Self::mode),
+            )
             .await
             .map(to_wit)
-    }
-
-    async fn set_compatibility(
-        &mut self,
-        subject: String,
-        mode: wit::Compatibility,
-    ) -> Result<(), String> {
-        self.access
-            .set_compatibility(&subject, Self::mode(mode))
-            .await
     }
 }
 
