@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+mkdir -p target/bench
+# Every benchmark appends its headline figures here, one JSON line each; the table at the end
+# reads them back.
+export BENCH_FIGURES=$PWD/target/bench/figures.jsonl
+: > "$BENCH_FIGURES"
+
 HOST=$PWD/target/release/danube-connect-host
 BENCH=$PWD/target/release/danube-connect-bench
 FLEET=$PWD/target/release/danube-connect-fleet-bench
@@ -14,11 +20,39 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
+# A figure measured here in the shell: name, value (a JSON number), unit.
+figure() { printf '{"name":"%s","value":%s,"unit":"%s"}\n' "$1" "$2" "$3" >> "$BENCH_FIGURES"; }
+
+# Cold start of a component through `validate`, printed and recorded: compile (no cache), load
+# from the AOT cache, and the whole cached process. validate's last line reads
+# "component <compiled|loaded from …> in X ms; instantiated and opened in Y ms".
+cold_start() { # component config-name
+  local line start name="cold start $1" times='in ([0-9]+(\.[0-9]+)?) ms; .* in ([0-9]+(\.[0-9]+)?) ms'
+  line=$("$HOST" validate --no-cache --config "$work/$2.toml" --component "$W/$1.wasm" 2>/dev/null | tail -1)
+  echo "$line"
+  if [[ $line =~ $times ]]; then
+    figure "$name: compile (no cache)" "${BASH_REMATCH[1]}" ms
+    figure "$name: instantiate + open (no cache)" "${BASH_REMATCH[3]}" ms
+  fi
+  "$HOST" validate --cache-dir "$work/cold" --config "$work/$2.toml" --component "$W/$1.wasm" >/dev/null 2>&1
+  line=$("$HOST" validate --cache-dir "$work/cold" --config "$work/$2.toml" --component "$W/$1.wasm" 2>/dev/null | tail -1)
+  echo "$line"
+  if [[ $line =~ $times ]]; then
+    figure "$name: load from the AOT cache" "${BASH_REMATCH[1]}" ms
+    figure "$name: instantiate + open (cached)" "${BASH_REMATCH[3]}" ms
+  fi
+  start=$(date +%s%N)
+  "$HOST" validate --cache-dir "$work/cold" --config "$work/$2.toml" --component "$W/$1.wasm" >/dev/null 2>&1
+  local ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  echo "$1: whole validate process, cached: $ms ms"
+  figure "$name: whole validate process (cached)" "$ms" ms
+}
+
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
 
 echo "== Wasm boundary: pass-through component vs native pass-through (500-message batches)"
-"$HOST" bench --cache-dir "$work/cache" --component "$W/passthrough.wasm" --messages 2000000 --batch-size 500 --payload-bytes 256 --native-baseline
-"$HOST" bench --cache-dir "$work/cache" --component "$W/passthrough.wasm" --messages 2000000 --batch-size 500 --payload-bytes 256 --attributes 3 --with-key --native-baseline
+"$HOST" bench --cache-dir "$work/cache" --component "$W/passthrough.wasm" --messages 2000000 --batch-size 500 --payload-bytes 256 --native-baseline --figures "$BENCH_FIGURES"
+"$HOST" bench --cache-dir "$work/cache" --component "$W/passthrough.wasm" --messages 2000000 --batch-size 500 --payload-bytes 256 --attributes 3 --with-key --native-baseline --figures "$BENCH_FIGURES"
 
 echo "== HTTP sink ceiling: JSON-array batches of 500 to a local receiver"
 port=18080
@@ -35,15 +69,11 @@ allowed_hosts = ["http://127.0.0.1:*"]
 [config]
 url = "http://127.0.0.1:$port/hook"   # the HTTP sink's default body is a JSON array; the Python sink takes the same
 TOML
-"$HOST" bench --cache-dir "$work/cache" --component "$W/sink_http.wasm" --config "$work/http.toml" --messages 500000 --batch-size 500 --payload-bytes 256
+"$HOST" bench --cache-dir "$work/cache" --component "$W/sink_http.wasm" --config "$work/http.toml" --messages 500000 --batch-size 500 --payload-bytes 256 \
+  --figures "$BENCH_FIGURES"
 
 echo "== component cold start (validate: load + instantiate + open)"
-"$HOST" validate --no-cache --config "$work/http.toml" --component "$W/sink_http.wasm" | tail -1
-"$HOST" validate --cache-dir "$work/cold" --config "$work/http.toml" --component "$W/sink_http.wasm" >/dev/null
-"$HOST" validate --cache-dir "$work/cold" --config "$work/http.toml" --component "$W/sink_http.wasm" | tail -1
-start=$(date +%s%N)
-"$HOST" validate --cache-dir "$work/cold" --config "$work/http.toml" --component "$W/sink_http.wasm" >/dev/null
-echo "whole process, cached: $(( ($(date +%s%N) - start) / 1000000 )) ms"
+cold_start sink_http http
 
 echo "== end to end on the in-memory test broker: bare consumer vs host"
 "$BENCH" e2e --messages "${E2E_MESSAGES:-50000}" --producers 4 --component "$W/sink_http.wasm"
@@ -122,8 +152,10 @@ for c in sink_http sink_python counter_source source_js; do
   echo "component size $c.wasm: $(stat -c %s "$W/$c.wasm") bytes"
 done
 echo "-- sink ceiling, JSON-array batches of 500 to the same receiver: Rust HTTP sink, then Python (parse, transform.py, POST)"
-"$HOST" bench --cache-dir "$work/cache" --component "$W/sink_http.wasm" --config "$work/http.toml" --messages 200000 --batch-size 500 --payload-bytes 256
-"$HOST" bench --cache-dir "$work/cache" --component "$W/sink_python.wasm" --config "$work/http.toml" --messages 200000 --batch-size 500 --payload-bytes 256
+"$HOST" bench --cache-dir "$work/cache" --component "$W/sink_http.wasm" --config "$work/http.toml" --messages 200000 --batch-size 500 --payload-bytes 256 \
+  --figures "$BENCH_FIGURES"
+"$HOST" bench --cache-dir "$work/cache" --component "$W/sink_python.wasm" --config "$work/http.toml" --messages 200000 --batch-size 500 --payload-bytes 256 \
+  --figures "$BENCH_FIGURES"
 
 echo "-- through Danube (test broker): Rust HTTP sink, then Python"
 "$BENCH" e2e --messages 20000 --producers 4 --component "$W/sink_http.wasm"
@@ -161,6 +193,7 @@ TOML
   kill "$host"; wait "$host" 2>/dev/null || true
   kill "$broker"; wait "$broker" 2>/dev/null || true
   echo "source $(basename "$component"): $n records persisted in $ms ms: $(( n * 1000 / ms )) records/s"
+  figure "source $(basename "$component" .wasm) into Danube: host, test broker" "$(( n * 1000 / ms ))" records/s
 }
 echo "-- source into Danube (test broker), 4 producers, batches of 500: Rust counter, then JavaScript (template, key, state on commit)"
 source_rate bench-counter "$W/counter_source.wasm" 50000 'count = 50000'
@@ -171,12 +204,7 @@ key_field = \"device\""
 echo "-- cold start: compile (no cache), then load from the AOT cache (validate: load + instantiate + open)"
 for pair in "sink_http http" "sink_python http" "source_js bench-js"; do
   set -- $pair
-  "$HOST" validate --no-cache --config "$work/$2.toml" --component "$W/$1.wasm" 2>/dev/null | tail -1
-  "$HOST" validate --cache-dir "$work/cold" --config "$work/$2.toml" --component "$W/$1.wasm" >/dev/null 2>&1
-  "$HOST" validate --cache-dir "$work/cold" --config "$work/$2.toml" --component "$W/$1.wasm" 2>/dev/null | tail -1
-  start=$(date +%s%N)
-  "$HOST" validate --cache-dir "$work/cold" --config "$work/$2.toml" --component "$W/$1.wasm" >/dev/null 2>&1
-  echo "$1: whole validate process, cached: $(( ($(date +%s%N) - start) / 1000000 )) ms"
+  cold_start "$1" "$2"
 done
 
 echo "== ClickHouse sink: ceiling with 1 KB JSON rows (no Danube), then end to end vs a bare consumer"
@@ -216,9 +244,12 @@ compression = "$compression"
 create_table = "CREATE TABLE default.bench_$compression (id UInt64, pad String) ENGINE = MergeTree ORDER BY id"
 TOML
   for batch in 100000 10000; do
-    /usr/bin/time -f "host: %U s user, %S s sys, max RSS %M KB" \
+    /usr/bin/time -f "host: %U s user, %S s sys, max RSS %M KB" -o "$work/time" \
       "$HOST" bench --cache-dir "$work/cache" --component "$W/sink_clickhouse.wasm" --config "$work/clickhouse-$compression.toml" \
-      --messages 1000000 --batch-size "$batch" --payload-bytes 1024
+      --messages 1000000 --batch-size "$batch" --payload-bytes 1024 --figures "$BENCH_FIGURES"
+    cat "$work/time"
+    rss=$(awk '/max RSS/ {printf "%.1f", $(NF-1) / 1024}' "$work/time")
+    [ -z "$rss" ] || figure "ceiling sink_clickhouse (clickhouse-$compression.toml), batches of $batch × 1024 B: host max RSS" "$rss" MiB
   done
 done
 "$BENCH" e2e --sink clickhouse --messages 100000 --payload-bytes 1024 --producers 4 \
@@ -229,3 +260,6 @@ if [ -n "${DANUBE_SERVICE_URL:-}" ]; then
       --producers 4 --batch-size 10000 --batch-timeout-ms 1000 $buffer
   done
 fi
+
+echo "== every figure above (target/bench/figures.jsonl; with the machine in target/bench/latest.json)"
+"$BENCH" table --figures "$BENCH_FIGURES" --json "$PWD/target/bench/latest.json"

@@ -4,6 +4,8 @@
 use crate::component::SinkInstance;
 use crate::component::sink_instance::SinkFactory;
 use crate::wit::Message;
+use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,20 @@ pub struct BenchSpec {
     pub payload_bytes: usize,
     pub attributes: usize,
     pub with_key: bool,
+}
+
+impl BenchSpec {
+    /// The batches in words, to name the figures: "batches of 500 × 256 B, key + 3 attributes".
+    pub fn label(&self) -> String {
+        let mut label = format!("batches of {} × {} B", self.batch_size, self.payload_bytes);
+        match (self.with_key, self.attributes) {
+            (false, 0) => {}
+            (true, 0) => label.push_str(", key"),
+            (false, n) => label.push_str(&format!(", {n} attributes")),
+            (true, n) => label.push_str(&format!(", key + {n} attributes")),
+        }
+        label
+    }
 }
 
 #[derive(Debug)]
@@ -111,4 +127,16 @@ fn native_passthrough(batch: &[Message]) -> u64 {
         .iter()
         .map(|m| m.payload.iter().map(|&b| b as u64).sum::<u64>())
         .sum()
+}
+
+/// Appends one figure to `path` as a JSON line, `{"name":…,"value":…,"unit":…}`: the shape the
+/// benchmark binaries record, which `make bench` gathers into one table.
+pub fn append_figure(path: &Path, name: &str, value: f64, unit: &str) -> std::io::Result<()> {
+    let line = serde_json::json!({ "name": name, "value": value, "unit": unit });
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    // One write per line, so lines from several processes never interleave.
+    file.write_all(format!("{line}\n").as_bytes())
 }

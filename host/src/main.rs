@@ -149,6 +149,10 @@ struct BenchArgs {
     /// Also run a native pass-through over the same batches and print the ratio.
     #[arg(long)]
     native_baseline: bool,
+    /// Also append the results to FILE, one JSON line each (`{"name", "value", "unit"}`), as
+    /// `make bench` gathers them.
+    #[arg(long, value_name = "FILE")]
+    figures: Option<PathBuf>,
     #[command(flatten)]
     cache: CacheArgs,
 }
@@ -534,14 +538,44 @@ async fn bench_cmd(args: BenchArgs) -> Result<ExitCode> {
         result.ns_per_message(),
         result.failed_batches
     );
+    // e.g. "ceiling sink_http (http.toml), batches of 500 × 256 B, key + 3 attributes".
+    let label = format!(
+        "ceiling {}{}, {}",
+        path.file_stem().unwrap_or_default().to_string_lossy(),
+        args.config
+            .as_deref()
+            .and_then(Path::file_name)
+            .map(|f| format!(" ({})", f.to_string_lossy()))
+            .unwrap_or_default(),
+        spec.label()
+    );
+    let mut figures = vec![
+        (label.clone(), result.per_second(), "msgs/s"),
+        (
+            format!("{label}: per message"),
+            result.ns_per_message(),
+            "ns/msg",
+        ),
+    ];
     if args.native_baseline {
         let native = bench::run_native_passthrough(&spec);
+        let boundary = result.ns_per_message() - native.ns_per_message();
         println!(
-            "native pass-through: {:.0} msgs/s, {:.0} ns/msg; Wasm boundary adds {:.0} ns/msg",
+            "native pass-through: {:.0} msgs/s, {:.0} ns/msg; Wasm boundary adds {boundary:.0} ns/msg",
             native.per_second(),
             native.ns_per_message(),
-            result.ns_per_message() - native.ns_per_message()
         );
+        figures.push((
+            format!("{label}: Wasm boundary per message"),
+            boundary,
+            "ns/msg",
+        ));
+    }
+    if let Some(file) = &args.figures {
+        for (name, value, unit) in figures {
+            bench::append_figure(file, &name, value, unit)
+                .with_context(|| format!("appending to {}", file.display()))?;
+        }
     }
     Ok(if result.failed_batches == 0 {
         ExitCode::SUCCESS

@@ -7,9 +7,13 @@
 //!   rates, their ratio and the host's memory. `--sink clickhouse` writes into a ClickHouse
 //!   server started for the run instead of an HTTP receiver; `--buffer` gives the host the
 //!   durable local buffer (`[sink.buffer] kind = "disk"`, in the run's temp dir).
+//! * `table --figures FILE [--json OUT]`: the figures the benchmarks recorded in FILE (JSON
+//!   lines, see `bench_figures`) as one aligned table; OUT gets them as one JSON document with
+//!   the machine they ran on.
 
 use danube_client::{DanubeClient, SubType};
 use danube_connect_tests::bench_args::{BoxError, arg, num};
+use danube_connect_tests::bench_figures::{self, record};
 use danube_connect_tests::broker::{BrokerOptions, TestBroker};
 use danube_connect_tests::harness::clickhouse::ClickHouse;
 use danube_connect_tests::harness::http::metric_sum;
@@ -24,7 +28,8 @@ async fn main() -> Result<(), BoxError> {
     match std::env::args().nth(1).as_deref() {
         Some("receiver") => receiver().await,
         Some("e2e") => e2e().await,
-        _ => Err("usage: danube-connect-bench receiver --addr ADDR | e2e [--messages N] [--producers K] [--payload-bytes B] [--component WASM] [--sink http|clickhouse] [--batch-size N] [--batch-timeout-ms MS] [--linger-ms MS] [--max-unacked N] [--max-ahead N] [--window N --admin-url URL] [--buffer] [--danube-url URL]".into()),
+        Some("table") => table(),
+        _ => Err("usage: danube-connect-bench receiver --addr ADDR | table --figures FILE [--json OUT] | e2e [--messages N] [--producers K] [--payload-bytes B] [--component WASM] [--sink http|clickhouse] [--batch-size N] [--batch-timeout-ms MS] [--linger-ms MS] [--max-unacked N] [--max-ahead N] [--window N --admin-url URL] [--buffer] [--danube-url URL]".into()),
     }
 }
 
@@ -266,6 +271,7 @@ impl Target {
     }
 }
 
+/// The host's rate, its memory at the end as printed, and its peak RSS in MiB.
 async fn through_host(
     sink: Sink,
     url: &str,
@@ -274,7 +280,7 @@ async fn through_host(
     n: u64,
     producers: u64,
     payload: usize,
-) -> Result<(Run, String), BoxError> {
+) -> Result<(Run, String, Option<f64>), BoxError> {
     let topic = unique_topic("bench-host");
     create_topic(client, &topic).await?;
     let target = Target::start(sink).await;
@@ -335,13 +341,19 @@ async fn through_host(
             carried as f64 / requests.max(1) as f64
         );
     }
-    let memory = std::fs::read_to_string(format!("/proc/{}/status", host_pid(&host)))
-        .unwrap_or_default()
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", host_pid(&host))).unwrap_or_default();
+    let memory = status
         .lines()
         .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect::<Vec<_>>()
         .join(", ");
+    let peak_mib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|kib| kib / 1024.0);
     host.sigterm();
     host.wait_exit(Duration::from_secs(20)).await;
     Ok((
@@ -350,6 +362,7 @@ async fn through_host(
             publish_rate: n as f64 / publish_time.as_secs_f64(),
         },
         memory,
+        peak_mib,
     ))
 }
 
@@ -384,13 +397,24 @@ async fn e2e() -> Result<(), BoxError> {
         }
     };
     let client = DanubeClient::builder().service_url(&url).build().await?;
+    // Names the figures: component, buffer and broker, e.g. "e2e sink_http + disk buffer: host,
+    // real broker".
+    let stem = component.file_stem().unwrap_or_default().to_string_lossy();
+    let buffer = if flag("--buffer") {
+        " + disk buffer"
+    } else {
+        ""
+    };
+    let on = bench_figures::broker(arg("--danube-url").is_some());
+    let figure = |what: &str| format!("e2e {stem}{buffer}: {what}, {on}");
     println!("broker {url}; {n} messages of {payload} B from {producers} producers per run");
     let bare = bare_consumer(&client, n, producers, payload).await?;
     println!(
         "bare consumer (ack every message): {:.0} msgs/s (publishers: {:.0} msgs/s)",
         bare.rate, bare.publish_rate
     );
-    let (hosted, memory) = through_host(
+    record(&figure("bare consumer"), bare.rate, "msgs/s");
+    let (hosted, memory, peak_mib) = through_host(
         sink,
         &url,
         &client,
@@ -401,16 +425,44 @@ async fn e2e() -> Result<(), BoxError> {
     )
     .await?;
     println!(
-        "host + {}{}: {:.0} msgs/s (publishers: {:.0} msgs/s); host memory at end: {memory}",
+        "host + {}{buffer}: {:.0} msgs/s (publishers: {:.0} msgs/s); host memory at end: {memory}",
         component.display(),
-        if flag("--buffer") {
-            " + disk buffer"
-        } else {
-            ""
-        },
         hosted.rate,
         hosted.publish_rate
     );
     println!("ratio host / bare consumer: {:.2}", hosted.rate / bare.rate);
+    record(&figure("host"), hosted.rate, "msgs/s");
+    record(
+        &figure("host / bare consumer"),
+        hosted.rate / bare.rate,
+        "ratio",
+    );
+    if let Some(mib) = peak_mib {
+        record(&figure("host peak RSS"), mib, "MiB");
+    }
+    Ok(())
+}
+
+/// Prints the recorded figures as one table and, with `--json OUT`, writes them with the
+/// machine they ran on.
+fn table() -> Result<(), BoxError> {
+    let path = arg("--figures")
+        .or_else(|| std::env::var(bench_figures::ENV).ok())
+        .ok_or("table: --figures FILE (or BENCH_FIGURES) names the recorded figures")?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    let (figures, errors) = bench_figures::parse(&text);
+    for e in &errors {
+        eprintln!("{path}: skipped {e}");
+    }
+    print!("{}", bench_figures::table(&figures));
+    if let Some(out) = arg("--json") {
+        let when = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let doc = bench_figures::document(&figures, bench_figures::machine(), when);
+        std::fs::write(&out, serde_json::to_string_pretty(&doc)? + "\n")
+            .map_err(|e| format!("{out}: {e}"))?;
+    }
     Ok(())
 }

@@ -14,6 +14,7 @@
 //! broker.
 
 use danube_connect_tests::bench_args::{BoxError, num};
+use danube_connect_tests::bench_figures::{broker, record};
 use danube_connect_tests::harness::danube::publish_paced;
 use danube_connect_tests::harness::http::metric_sum;
 use danube_connect_tests::harness::{Danube, HostProcess, HostSpec, Receiver, paths, unique_topic};
@@ -33,6 +34,11 @@ async fn main() -> Result<(), BoxError> {
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(i).copied().unwrap_or(f64::NAN)
+}
+
+/// A figure's name: what, and on which broker.
+fn figure(danube: &Danube, what: &str) -> String {
+    format!("{what}, {}", broker(danube.broker.is_none()))
 }
 
 fn sink_extra(receiver: &Receiver) -> String {
@@ -94,16 +100,27 @@ async fn swap(danube: &Danube) -> Result<(), BoxError> {
     let got = receiver.accepted_numbers();
     let distinct: std::collections::BTreeSet<u64> = got.iter().copied().collect();
     pauses.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&pauses, 0.5), percentile(&pauses, 0.99));
+    let max = pauses.last().copied().unwrap_or(f64::NAN);
     println!(
-        "swap pause over {swaps} swaps under load: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        percentile(&pauses, 0.5),
-        percentile(&pauses, 0.99),
-        pauses.last().copied().unwrap_or(f64::NAN)
+        "swap pause over {swaps} swaps under load: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms"
     );
+    let duplicates = got.len() - distinct.len();
     println!(
-        "messages: {messages} sent, {} distinct arrived, {} duplicates",
+        "messages: {messages} sent, {} distinct arrived, {duplicates} duplicates",
         distinct.len(),
-        got.len() - distinct.len()
+    );
+    for (what, ms) in [("p50", p50), ("p99", p99), ("max", max)] {
+        record(
+            &figure(danube, &format!("hot swap: pause {what}")),
+            ms,
+            "ms",
+        );
+    }
+    record(
+        &figure(danube, "hot swap: duplicates"),
+        duplicates as f64,
+        "messages",
     );
     if distinct.len() as u64 != messages {
         return Err("messages were lost across swaps".into());
@@ -114,6 +131,7 @@ async fn swap(danube: &Danube) -> Result<(), BoxError> {
 async fn density(danube: &Danube) -> Result<(), BoxError> {
     let n = num("--connectors", 10) as usize;
     let receiver = Receiver::start().await;
+    let mut rss_of = Vec::new();
     for count in [1, n] {
         let mut specs = Vec::new();
         let mut producers = Vec::new();
@@ -135,8 +153,27 @@ async fn density(danube: &Danube) -> Result<(), BoxError> {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let rss = host.rss_bytes().unwrap_or(0) as f64 / (1 << 20) as f64;
         println!("{count} idle connector(s): host RSS {rss:.1} MiB");
+        record(
+            &figure(
+                danube,
+                &format!(
+                    "density: host RSS, {count} idle connector{}",
+                    if count == 1 { "" } else { "s" }
+                ),
+            ),
+            rss,
+            "MiB",
+        );
+        rss_of.push(rss);
         host.kill9().await;
         drop(producers);
+    }
+    if n > 1 {
+        record(
+            &figure(danube, "density: RSS per extra idle connector"),
+            (rss_of[1] - rss_of[0]) / (n - 1) as f64,
+            "MiB",
+        );
     }
     Ok(())
 }
@@ -221,6 +258,15 @@ async fn neighbours(danube: &Danube) -> Result<(), BoxError> {
     println!(
         "ratio with bad neighbours / alone: {:.2}",
         rates[1] / rates[0]
+    );
+    let cap = num("--restart-max-ms", 200);
+    let name = |what: &str| figure(danube, &format!("neighbours, restart cap {cap} ms: {what}"));
+    record(&name("sink_http alone"), rates[0], "msgs/s");
+    record(&name("sink_http beside bad guests"), rates[1], "msgs/s");
+    record(
+        &name("beside bad guests / alone"),
+        rates[1] / rates[0],
+        "ratio",
     );
     Ok(())
 }

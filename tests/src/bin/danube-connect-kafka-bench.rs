@@ -12,6 +12,7 @@
 
 use danube_client::DanubeClient;
 use danube_connect_tests::bench_args::{BoxError, arg, danube_under_test, num};
+use danube_connect_tests::bench_figures::{broker, record};
 use danube_connect_tests::bench_source::{
     bare_publisher, producer, stamped, subscribe, wait_persisted,
 };
@@ -30,7 +31,9 @@ async fn main() -> Result<(), BoxError> {
     let n = num("--records", 50_000);
     let size = num("--payload-bytes", 256) as usize;
     let batch = num("--batch-size", 1000);
-    let (_broker, url, which) = danube_under_test().await?;
+    let (test_broker, url, which) = danube_under_test().await?;
+    let on = broker(test_broker.is_none());
+    let figure = |what: &str| format!("kafka {what}, {on}");
     let client = DanubeClient::builder().service_url(&url).build().await?;
     let tansu = Tansu::start();
     println!(
@@ -52,6 +55,22 @@ async fn main() -> Result<(), BoxError> {
          slower {:.2}",
         imported / slower
     );
+    record(
+        &figure("import: bare rdkafka consumer"),
+        bare_kafka_in,
+        "records/s",
+    );
+    record(
+        &figure("import: bare danube publisher"),
+        bare_danube_out,
+        "msgs/s",
+    );
+    record(&figure("import: bridge"), imported, "records/s");
+    record(
+        &figure("import: bridge / slower bare side"),
+        imported / slower,
+        "ratio",
+    );
 
     // Export.
     let bare_danube_in = bare_danube_consume(&client, n, size).await?;
@@ -62,6 +81,22 @@ async fn main() -> Result<(), BoxError> {
         "export: bare danube consumer {bare_danube_in:.0} msgs/s, bare rdkafka producer \
          {bare_kafka_out:.0} records/s; bridge {exported:.0} records/s, ratio to the slower {:.2}",
         exported / slower
+    );
+    record(
+        &figure("export: bare danube consumer"),
+        bare_danube_in,
+        "msgs/s",
+    );
+    record(
+        &figure("export: bare rdkafka producer"),
+        bare_kafka_out,
+        "records/s",
+    );
+    record(&figure("export: bridge"), exported, "records/s");
+    record(
+        &figure("export: bridge / slower bare side"),
+        exported / slower,
+        "ratio",
     );
     Ok(())
 }

@@ -12,6 +12,7 @@
 
 use danube_client::DanubeClient;
 use danube_connect_tests::bench_args::{BoxError, danube_under_test, num};
+use danube_connect_tests::bench_figures::{broker, record};
 use danube_connect_tests::bench_source::{
     bare_latency, bare_publisher, now_us, producer, subscribe, wait_persisted,
 };
@@ -31,7 +32,9 @@ async fn main() -> Result<(), BoxError> {
     let rate = num("--latency-rate", 1000);
     let latency_n = num("--latency-rows", 5000);
     let event_bytes = num("--payload-bytes", 420) as usize;
-    let (_broker, url, which) = danube_under_test().await?;
+    let (test_broker, url, which) = danube_under_test().await?;
+    let on = broker(test_broker.is_none());
+    let figure = |what: &str| format!("postgres source: {what}, {on}");
     let client = DanubeClient::builder().service_url(&url).build().await?;
     let pg = Postgres::start();
     println!(
@@ -50,6 +53,14 @@ async fn main() -> Result<(), BoxError> {
         rss as f64 / (1 << 20) as f64
     );
     println!("ratio: {:.2}", cdc / bare);
+    record(&figure("bare publisher"), bare, "msgs/s");
+    record(&figure("host"), cdc, "events/s");
+    record(&figure("host / bare publisher"), cdc / bare, "ratio");
+    record(
+        &figure("host peak RSS"),
+        rss as f64 / (1 << 20) as f64,
+        "MiB",
+    );
 
     let bare_lag = bare_latency(&client, latency_n, rate, event_bytes).await?;
     let (cdc_lag, size) = source_lag(&url, &client, &pg, latency_n, rate, producers).await?;
@@ -58,6 +69,10 @@ async fn main() -> Result<(), BoxError> {
          {:.2} ms p99 {:.2} ms (events of {size} B)",
         bare_lag.0, bare_lag.1, cdc_lag.0, cdc_lag.1
     );
+    record(&figure("bare publisher lag p50"), bare_lag.0, "ms");
+    record(&figure("bare publisher lag p99"), bare_lag.1, "ms");
+    record(&figure("host lag p50"), cdc_lag.0, "ms");
+    record(&figure("host lag p99"), cdc_lag.1, "ms");
     Ok(())
 }
 

@@ -12,6 +12,7 @@
 use axum::Router;
 use danube_client::{DanubeClient, SubType};
 use danube_connect_tests::bench_args::{BoxError, arg, num};
+use danube_connect_tests::bench_figures::{self, record};
 use danube_connect_tests::broker::{BrokerOptions, TestBroker};
 use danube_connect_tests::harness::{HostProcess, HostSpec, paths, unique_topic};
 use std::sync::Arc;
@@ -226,6 +227,9 @@ async fn main() -> Result<(), BoxError> {
         "| N | bare consumers | efficiency | N hosts + sink_http.wasm | efficiency | 1 host, concurrency = N | efficiency |"
     );
     println!("|---|---|---|---|---|---|---|");
+    let on = bench_figures::broker(arg("--danube-url").is_some());
+    let batch = num("--batch-size", 500);
+    let figure = |what: String| format!("scale-out, batches of {batch}: {what}, {on}");
     let (mut bare_1, mut host_1) = (0.0, 0.0);
     for hosts in 1..=max_hosts {
         let b = bare(&client, hosts, n).await?;
@@ -246,6 +250,22 @@ async fn main() -> Result<(), BoxError> {
             eff(h, host_1),
             eff(c, host_1)
         );
+        let s = if hosts == 1 { "" } else { "s" };
+        record(&figure(format!("{hosts} bare consumer{s}")), b, "msgs/s");
+        record(&figure(format!("{hosts} host{s}")), h, "msgs/s");
+        // With N = 1 the efficiencies are 1 by definition and the third column is the second.
+        if hosts > 1 {
+            let concurrency = format!("1 host with concurrency {hosts}");
+            record(&figure(concurrency.clone()), c, "msgs/s");
+            let efficiency = [
+                (format!("{hosts} bare consumers"), eff(b, bare_1)),
+                (format!("{hosts} hosts"), eff(h, host_1)),
+                (concurrency, eff(c, host_1)),
+            ];
+            for (what, e) in efficiency {
+                record(&figure(format!("{what}, efficiency")), e, "ratio");
+            }
+        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 
 use danube_connect_sdk::decode::avro_to_json;
 use danube_connect_tests::bench_args::num;
+use danube_connect_tests::bench_figures::record;
 use danube_connect_tests::harness::typed::{ORDER_V1, avro, order_datum};
 use std::hint::black_box;
 use std::time::Instant;
@@ -62,6 +63,7 @@ fn main() {
     );
     let report = |name: &str, (rate, ns): (f64, f64)| {
         println!("{name:<44} {rate:>12.0} msgs/s {ns:>8.0} ns/msg");
+        record(&format!("typed records: {name}"), ns, "ns/msg");
     };
     report(
         "pass-through (parse the JSON payload once)",

@@ -13,6 +13,7 @@
 
 use danube_client::DanubeClient;
 use danube_connect_tests::bench_args::{BoxError, danube_under_test, num};
+use danube_connect_tests::bench_figures::{broker, record};
 use danube_connect_tests::bench_source::{
     bare_latency, bare_publisher, latencies, producer, stamped, subscribe, wait_persisted,
 };
@@ -30,7 +31,10 @@ async fn main() -> Result<(), BoxError> {
     let devices = num("--devices", 4) as usize;
     let rate = num("--latency-rate", 1000);
     let latency_n = num("--latency-messages", 5000);
-    let (_broker, url, which) = danube_under_test().await?;
+    let (test_broker, url, which) = danube_under_test().await?;
+    let on = broker(test_broker.is_none());
+    let figure = |what: &str| format!("mqtt source: {what}, {on}");
+    let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
     let client = DanubeClient::builder().service_url(&url).build().await?;
     let mosquitto = Mosquitto::start_with(MosquittoOptions {
         max_inflight: 1000,
@@ -50,6 +54,14 @@ async fn main() -> Result<(), BoxError> {
         rss as f64 / (1 << 20) as f64
     );
     println!("ratio: {:.2}", source / bare);
+    record(&figure("bare publisher"), bare, "msgs/s");
+    record(&figure("host via Mosquitto"), source, "msgs/s");
+    record(
+        &figure("host via Mosquitto / bare publisher"),
+        source / bare,
+        "ratio",
+    );
+    record(&figure("host via Mosquitto, peak RSS"), mib(rss), "MiB");
     let (server, rss) = through_server(&url, n, producers, payload, devices).await?;
     println!(
         "source_mqtt, host's MQTT server ({producers} producers): {server:.0} msgs/s, host RSS {:.1} MiB; ratio to bare {:.2}, to the broker path {:.2}",
@@ -57,12 +69,36 @@ async fn main() -> Result<(), BoxError> {
         server / bare,
         server / source
     );
+    record(&figure("host's MQTT server"), server, "msgs/s");
+    record(
+        &figure("host's MQTT server / bare publisher"),
+        server / bare,
+        "ratio",
+    );
+    record(
+        &figure("host's MQTT server / host via Mosquitto"),
+        server / source,
+        "ratio",
+    );
+    record(&figure("host's MQTT server, peak RSS"), mib(rss), "MiB");
 
     let bare_lat = bare_latency(&client, latency_n, rate, payload).await?;
     let source_lat = source_latency(&url, &client, &mosquitto, latency_n, rate, payload).await?;
     println!(
         "latency at {rate} msgs/s to a consumer: bare p50 {:.2} ms p99 {:.2} ms; source_mqtt p50 {:.2} ms p99 {:.2} ms",
         bare_lat.0, bare_lat.1, source_lat.0, source_lat.1
+    );
+    record(&figure("bare publisher latency p50"), bare_lat.0, "ms");
+    record(&figure("bare publisher latency p99"), bare_lat.1, "ms");
+    record(
+        &figure("host via Mosquitto latency p50"),
+        source_lat.0,
+        "ms",
+    );
+    record(
+        &figure("host via Mosquitto latency p99"),
+        source_lat.1,
+        "ms",
     );
     Ok(())
 }

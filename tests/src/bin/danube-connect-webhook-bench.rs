@@ -13,6 +13,7 @@
 
 use danube_client::DanubeClient;
 use danube_connect_tests::bench_args::{BoxError, danube_under_test, num};
+use danube_connect_tests::bench_figures::{broker, record};
 use danube_connect_tests::bench_source::{bare_publisher, stamped};
 use danube_connect_tests::harness::host_process::free_port;
 use danube_connect_tests::harness::webhook_client::{WebhookClient, now_secs};
@@ -29,7 +30,9 @@ async fn main() -> Result<(), BoxError> {
     let clients = num("--clients", 16);
     let rate = num("--latency-rate", 500);
     let latency_n = num("--latency-requests", 3000);
-    let (_broker, url, which) = danube_under_test().await?;
+    let (test_broker, url, which) = danube_under_test().await?;
+    let on = broker(test_broker.is_none());
+    let figure = |what: &str| format!("webhook source: {what}, {on}");
     let client = DanubeClient::builder().service_url(&url).build().await?;
     println!(
         "HTTP -> Danube, {n} requests of {payload} B (one record each), {clients} clients, {producers} producers, broker {which}"
@@ -74,6 +77,10 @@ async fn main() -> Result<(), BoxError> {
         rss as f64 / (1 << 20) as f64
     );
     println!("ratio: {:.2}", through / bare);
+    record(&figure("bare publisher"), bare, "msgs/s");
+    record(&figure("host"), through, "requests/s");
+    record(&figure("host / bare publisher"), through / bare, "ratio");
+    record(&figure("host RSS"), rss as f64 / (1 << 20) as f64, "MiB");
 
     let mut took = Vec::with_capacity(latency_n as usize);
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
@@ -101,6 +108,8 @@ async fn main() -> Result<(), BoxError> {
         at(0.5),
         at(0.99)
     );
+    record(&figure("request to 200 p50"), at(0.5), "ms");
+    record(&figure("request to 200 p99"), at(0.99), "ms");
     host.sigterm();
     host.wait_exit(Duration::from_secs(20)).await;
     Ok(())
