@@ -168,6 +168,7 @@ Environment (each overrides the config file's key):
   SUBSCRIPTION_TYPE      sink.subscription_type (exclusive, shared, failover, key_shared)
   DISPATCH_STRATEGY      source.dispatch_strategy
   POLL_INTERVAL_MS       source.poll_interval_ms
+  SENDS_IN_FLIGHT        source.sends_in_flight
   MAX_RETRIES, RETRY_BACKOFF_MS, BATCH_SIZE, BATCH_TIMEOUT_MS   runtime.*
   METRICS_ADDR           metrics.bind (address:port); METRICS_PORT replaces only the port
   LOG_LEVEL, LOG_FORMAT  log.level, log.format (text or json); RUST_LOG, when set, wins

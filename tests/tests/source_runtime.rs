@@ -1,9 +1,11 @@
 //! The source side of the host, with the counting fixture: every record polled reaches
 //! Danube, in order when records have no key, and nothing is skipped while Danube refuses.
 
+use danube_connect_tests::broker::BrokerOptions;
 use danube_connect_tests::harness::danube::drain;
 use danube_connect_tests::harness::http::metric_sum;
 use danube_connect_tests::harness::{Danube, HostProcess, HostSpec, paths, unique_topic};
+use std::collections::HashMap;
 use std::time::Duration;
 
 fn counter(name: &str, topic: &str, count: u64, source_keys: &str) -> HostSpec {
@@ -53,6 +55,100 @@ async fn every_record_reaches_danube_in_poll_order() {
         &[("topic", &topic)],
     );
     assert_eq!(published, N as f64, "{metrics}");
+}
+
+/// Sends of different keys overlap (`sends_in_flight`), on a broker that stores publishes in
+/// flight together in any order and refuses every publish for a second mid-stream: each key
+/// still arrives in poll order, every record once. A real broker stops dispatching to a
+/// reader that falls ~256 behind, so there the source is paced (500 records/s) and the run
+/// shorter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_records_overlap_in_flight_and_each_key_keeps_its_order() {
+    const KEYS: u64 = 8;
+    let danube = Danube::start_with(BrokerOptions {
+        publish_jitter: Some(Duration::from_millis(5)),
+        ..BrokerOptions::default()
+    })
+    .await;
+    let real = danube.test_broker().is_none();
+    let (n, rate, interval) = if real {
+        (3_000, 500, 20)
+    } else {
+        (20_000, 0, 100)
+    };
+    let topic = unique_topic("keyed");
+    let _creator = danube.producer(&topic).await;
+    let (mut consumer, mut rx) = danube.subscribe(&topic, "reader").await;
+    let mut host = HostProcess::start(
+        HostSpec::source(
+            "keyed",
+            paths::component("counter_source"),
+            &topic,
+            &format!(
+                "producers_per_topic = 2\nsends_in_flight = 16\npoll_interval_ms = {interval}"
+            ),
+            &format!("[config]\ncount = {n}\nprefix = \"n\"\nkeys = {KEYS}\nrate = {rate}\n"),
+        ),
+        danube.url(),
+    );
+    assert!(
+        host.wait_ready(Duration::from_secs(30)).await,
+        "{}",
+        host.log()
+    );
+    if let Some(broker) = danube.test_broker() {
+        // Refuse while sends are in flight, a fifth of the way in.
+        let fifth =
+            danube_connect_tests::harness::eventually(Duration::from_secs(30), async || {
+                (broker.messages_in(&topic) >= n / 5).then_some(())
+            })
+            .await;
+        assert!(fifth.is_some(), "{}", host.log());
+        broker.set_refuse_publishes(true);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        broker.set_refuse_publishes(false);
+    }
+    let got = drain(&mut consumer, &mut rx, n as usize, Duration::from_secs(120)).await;
+    let mut by_key: HashMap<String, Vec<u64>> = HashMap::new();
+    let mut arrival = Vec::new();
+    for m in &got {
+        let number = numbers(&[m.payload.to_vec()])[0];
+        let key = m.routing_key.clone().unwrap_or_default();
+        assert_eq!(
+            key,
+            format!("k{}", number % KEYS),
+            "record {number} under the wrong key"
+        );
+        by_key.entry(key).or_default().push(number);
+        arrival.push(number);
+    }
+    for (key, got) in &by_key {
+        let expected: Vec<u64> = (0..n)
+            .filter(|i| format!("k{}", i % KEYS) == *key)
+            .collect();
+        let first_wrong = got.iter().zip(&expected).position(|(a, b)| a != b);
+        let around = first_wrong.map(|i| &got[i.saturating_sub(2)..(i + 3).min(got.len())]);
+        assert!(
+            first_wrong.is_none() && got.len() == expected.len(),
+            "key {key}: {} of {} records, first out of place at {first_wrong:?} ({around:?}):\n{}",
+            got.len(),
+            expected.len(),
+            host.log()
+        );
+    }
+    assert_eq!(arrival.len() as u64, n, "{}", host.log());
+    if !real {
+        // Proof the sends overlapped: some record was stored before an earlier one.
+        assert!(
+            arrival.windows(2).any(|w| w[0] > w[1]),
+            "every record arrived in poll order: sends did not overlap"
+        );
+        let metrics = host.metrics().await;
+        assert!(
+            metric_sum(&metrics, "danube_connector_retries_total", &[]) >= 1.0,
+            "the refusal was not seen:\n{metrics}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

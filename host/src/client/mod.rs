@@ -4,6 +4,7 @@
 //! which builds consumers and producers on it.
 
 pub mod connection;
+pub mod direct;
 pub mod shared_client;
 
 pub use connection::{Broker, DanubeError, Timeouts};

@@ -27,6 +27,7 @@ const OVERRIDES: &[(&str, &str, &str, Kind)] = &[
         Kind::Str,
     ),
     ("POLL_INTERVAL_MS", "source", "poll_interval_ms", Kind::Int),
+    ("SENDS_IN_FLIGHT", "source", "sends_in_flight", Kind::Int),
     ("MAX_RETRIES", "runtime", "max_retries", Kind::Int),
     ("RETRY_BACKOFF_MS", "runtime", "retry_backoff_ms", Kind::Int),
     ("BATCH_SIZE", "runtime", "batch_size", Kind::Int),

@@ -299,6 +299,11 @@ pub struct SourceSection {
     /// are spread over every producer of the topic (faster, no order among them).
     #[serde(default = "default_true")]
     pub keep_unkeyed_order: bool,
+    /// Sends each producer keeps in flight at once, records with the same key never together
+    /// (nor records without one while their order is kept). With one producer per topic,
+    /// which keeps the topic's whole order, sends go one at a time.
+    #[serde(default = "default_sends_in_flight")]
+    pub sends_in_flight: usize,
     /// Records polled but not yet persisted by Danube; polling waits while this many are in
     /// flight (backpressure).
     #[serde(default = "default_max_in_flight")]
@@ -388,6 +393,10 @@ fn default_producers() -> usize {
 
 fn default_true() -> bool {
     true
+}
+
+fn default_sends_in_flight() -> usize {
+    16
 }
 
 fn default_max_in_flight() -> usize {

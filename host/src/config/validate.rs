@@ -103,6 +103,12 @@ pub fn check(c: &ConnectorConfig) -> Result<(), ConfigError> {
                 "must be between 1 and 64".into(),
             ));
         }
+        if source.sends_in_flight == 0 || source.sends_in_flight > 256 {
+            return Err(err(
+                "source.sends_in_flight",
+                "must be between 1 and 256".into(),
+            ));
+        }
         if source.max_in_flight == 0 {
             return Err(err("source.max_in_flight", "must be at least 1".into()));
         }

@@ -4,6 +4,7 @@
 pub mod ack_sender;
 pub mod consumers;
 pub mod dead_letter;
+pub mod direct_producer;
 pub mod gaps;
 pub mod lag;
 pub mod lane;

@@ -88,6 +88,8 @@ impl Publisher {
             topic: topic.into(),
             index: 0,
             partitions: self.partitions_of(topic),
+            key_order_only: false,
+            unkeyed_ordered: true,
             settings: self.settings.lanes.clone(),
         };
         if let Err(e) = lane::create(&spec, None).await {
@@ -116,6 +118,8 @@ impl Publisher {
                     topic: name.clone(),
                     index,
                     partitions,
+                    key_order_only: self.settings.lanes_per_topic > 1,
+                    unkeyed_ordered: self.settings.keep_unkeyed_order,
                     settings: self.settings.lanes.clone(),
                 };
                 self.tasks

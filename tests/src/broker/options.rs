@@ -16,6 +16,9 @@ pub struct BrokerOptions {
     /// As danube-broker v0.15.1: a key-shared subscription drops what a departed consumer
     /// held un-acknowledged (counted as acknowledged) instead of handing it to the others.
     pub key_shared_drops_departed: bool,
+    /// Each publish waits a random time up to this before it is stored, so publishes in
+    /// flight together may be stored in any order, as on a busy real broker.
+    pub publish_jitter: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +53,7 @@ impl Default for BrokerOptions {
             tls: None,
             token: None,
             key_shared_drops_departed: false,
+            publish_jitter: None,
         }
     }
 }

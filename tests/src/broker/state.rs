@@ -78,6 +78,14 @@ impl BrokerState {
         self.refuse_publishes.store(refuse, Ordering::SeqCst);
     }
 
+    /// How long this publish waits before it is stored (`BrokerOptions::publish_jitter`).
+    pub(crate) fn publish_delay(&self, request_id: u64) -> Option<std::time::Duration> {
+        use std::hash::BuildHasher;
+        let jitter = self.options.publish_jitter?;
+        let random = std::hash::RandomState::new().hash_one(request_id);
+        Some(jitter.mul_f64((random % 1000) as f64 / 1000.0))
+    }
+
     pub(crate) fn refuses_publishes(&self) -> bool {
         self.refuse_publishes.load(Ordering::SeqCst)
     }

@@ -16,6 +16,7 @@ use super::shutdown::Shutdown;
 use crate::backoff::Backoff;
 use crate::capabilities::schemas::SchemaAccess;
 use crate::capabilities::topics::TopicPartitions;
+use crate::client::direct::Direct;
 use crate::component::SourceInstance;
 use crate::component::source_instance::{Source, SourceFactory};
 use crate::config::{ConnectorConfig, DispatchStrategy, SourceSection};
@@ -127,6 +128,9 @@ impl SourceRuntime {
                 timeouts,
                 reliable: source.dispatch_strategy == DispatchStrategy::Reliable,
                 backoff: reconnect,
+                sends_in_flight: source.sends_in_flight,
+                // Unreadable TLS files fail the client's own connection with their cause.
+                direct: Direct::new(&Broker::from_config(config)).ok().map(Arc::new),
             }),
             source,
             dead_letter_topic: r.dead_letter_topic.clone(),

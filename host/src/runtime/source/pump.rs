@@ -302,7 +302,7 @@ impl SourceRuntime {
                 batch,
                 key: routed.key,
                 attributes: routed.attributes,
-                payload: record.payload,
+                payload: record.payload.into(),
                 schema,
             };
             tokio::select! {

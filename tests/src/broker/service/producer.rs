@@ -65,6 +65,9 @@ impl ProducerService for ProducerHandler {
             Status::not_found(format!("The producer with id {producer_id} does not exist"))
         })?;
         let request_id = message.request_id;
+        if let Some(delay) = self.state.publish_delay(request_id) {
+            tokio::time::sleep(delay).await;
+        }
         topic.publish(message, producer_id);
         Ok(Response::new(MessageResponse { request_id }))
     }
